@@ -1,0 +1,1 @@
+"""Polku: a BPMN-driven orchestrator for multi-agency work-ability service pathways."""

@@ -1,0 +1,284 @@
+"""One case's workflow: start, step, list what waits for people, timers and handlers.
+
+Pure: no database, no web, no wall-clock reads of its own (``now`` is passed in; the one
+exception is SpiffWorkflow's timer check, which reads the clock itself — tests move time
+with time-machine).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from string import Template
+
+from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent, ServiceTask
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from ..errors import ExecutionError
+from ..roles import role_for_name
+from . import serializer
+from .deployment import ProcessModel
+from .expressions import (
+    ExpressionError,
+    compile_expression,
+    is_iso_timer_literal,
+    simple_reference,
+    to_datetime,
+)
+from .parser import attrs
+from .script_engine import SCRIPT_ENGINE
+
+MAX_SERVICE_ROUNDS = 200  # service task → handler → next service task … a loop beyond this is a model bug
+
+
+@dataclass(frozen=True)
+class HumanTask:
+    task_id: str
+    element_id: str
+    name: str
+    role: str | None
+    candidate_groups: tuple[str, ...]
+    candidate_users: tuple[str, ...]
+    assignee: str | None
+    form_id: str | None
+    due_at: datetime | None
+    follow_up_at: datetime | None
+    data: dict = field(repr=False, default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServiceCall:
+    task_id: str
+    element_id: str
+    name: str
+    topic: str
+    params: dict
+    data: dict = field(repr=False, default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Timer:
+    task_id: str
+    element_id: str
+    name: str
+    due_at: datetime
+    boundary: bool
+
+
+@dataclass(frozen=True)
+class Step:
+    """A flow node the engine completed (the audit trail records each one)."""
+
+    element_id: str
+    name: str
+    type: str
+
+
+def render(text: str, data: dict) -> str:
+    """Fill ``$name`` placeholders from case data; unknown names stay as written."""
+    return Template(text).safe_substitute({k: "" if v is None else v for k, v in data.items()})
+
+
+def _iso_to_due(value: object, now: datetime) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = str(value).strip()
+    if text.startswith("P"):
+        delta = TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(text), now)
+        return now + delta
+    return to_datetime(text).astimezone(UTC)
+
+
+def _value(expr: str | None, data: dict, *, literal_ok: bool) -> object:
+    if not expr:
+        return None
+    expr = expr.strip()
+    ref = simple_reference(expr)
+    if ref:
+        return data.get(ref)
+    if is_iso_timer_literal(expr) or (literal_ok and expr.replace("_", "").replace(".", "").replace("-", "").isalnum()):
+        return expr
+    return compile_expression(expr).evaluate(data)
+
+
+class CaseRuntime:
+    def __init__(self, model: ProcessModel, workflow: BpmnWorkflow):
+        self.model = model
+        self.workflow = workflow
+
+    # -- life cycle ------------------------------------------------------------------
+    @classmethod
+    def start(cls, model: ProcessModel, data: dict) -> tuple[CaseRuntime, list[Step]]:
+        wf = BpmnWorkflow(model.spec, model.subprocess_specs, script_engine=SCRIPT_ENGINE)
+        for task in wf.get_tasks(state=TaskState.READY):
+            task.data.update(data)
+        rt = cls(model, wf)
+        return rt, rt.run()
+
+    @classmethod
+    def load(cls, model: ProcessModel, state: str) -> CaseRuntime:
+        return cls(model, serializer.loads(state, model.spec, model.subprocess_specs))
+
+    def dumps(self) -> str:
+        return serializer.dumps(self.workflow)
+
+    def run(self) -> list[Step]:
+        steps: list[Step] = []
+
+        def did_complete(task) -> None:
+            bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+            if bpmn_id and task.has_state(TaskState.COMPLETED):
+                steps.append(Step(bpmn_id, getattr(task.task_spec, "bpmn_name", None) or bpmn_id,
+                                  type(task.task_spec).__name__))
+
+        self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
+        return steps
+
+    def _guard(self, action: Callable[[], object]) -> object:
+        try:
+            return action()
+        except SpiffWorkflowException as exc:
+            task = getattr(exc, "task", None)
+            spec = getattr(task, "task_spec", None) if task is not None else getattr(exc, "task_spec", None)
+            where = getattr(spec, "bpmn_id", None) or getattr(spec, "name", None)
+            trace = list(getattr(exc, "task_trace", []) or ([where] if where else []))
+            message = str(exc).rstrip(". ")
+            if "No conditions satisfied" in message or "no outgoing" in message.lower():
+                message = f"no outgoing flow of {where} matches the case data"
+            raise ExecutionError(f"{where + ': ' if where else ''}{message}", trace) from None
+        except ExpressionError as exc:
+            raise ExecutionError(str(exc)) from None
+
+    # -- what is waiting -------------------------------------------------------------
+    def human_tasks(self, now: datetime) -> list[HumanTask]:
+        result = []
+        for task in self.workflow.get_tasks(state=TaskState.READY, manual=True):
+            a = attrs(task.task_spec)
+            data = dict(task.data)
+            groups = tuple(r for r in (role_for_name(g) for g in a.get("candidate_groups", [])) if r)
+            element = self.model.elements.get(task.task_spec.bpmn_id)
+            role = groups[0] if groups else (element.role if element else None)
+            try:
+                assignee = _value(a.get("assignee"), data, literal_ok=True)
+                due = _iso_to_due(_value(a.get("due_date"), data, literal_ok=False), now)
+                follow = _iso_to_due(_value(a.get("follow_up_date"), data, literal_ok=False), now)
+            except (ExpressionError, ValueError) as exc:
+                raise ExecutionError(f"{task.task_spec.bpmn_id}: {exc}") from None
+            result.append(HumanTask(
+                str(task.id), task.task_spec.bpmn_id, task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+                role, groups, tuple(a.get("candidate_users", [])),
+                str(assignee) if assignee not in (None, "") else None, a.get("form_id"), due, follow, data))
+        return result
+
+    def service_calls(self) -> list[ServiceCall]:
+        result = []
+        for task in self.workflow.get_tasks(state=TaskState.STARTED):
+            if isinstance(task.task_spec, ServiceTask):
+                a = attrs(task.task_spec)
+                data = dict(task.data)
+                params = {k: render(v, data) for k, v in a.get("inputs", {}).items()}
+                params.update({k: v for k, v in a.get("properties", {}).items() if k not in params})
+                result.append(ServiceCall(str(task.id), task.task_spec.bpmn_id,
+                                          task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+                                          a.get("topic") or "", params, data))
+        return result
+
+    def timers(self) -> list[Timer]:
+        result = []
+        for task in self.workflow.get_tasks(state=TaskState.WAITING):
+            event = getattr(task.task_spec, "event_definition", None)
+            if not isinstance(event, TimerEventDefinition):
+                continue
+            value = task.internal_data.get("event_value")
+            if isinstance(value, dict):  # cycle timers keep {'next': iso, 'cycles': n, ...}
+                value = value.get("next")
+            if not value:
+                continue
+            result.append(Timer(str(task.id), task.task_spec.bpmn_id, task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+                                to_datetime(value).astimezone(UTC), isinstance(task.task_spec, BoundaryEvent)))
+        return result
+
+    # -- moving on -------------------------------------------------------------------
+    def _task(self, task_id: str):
+        from uuid import UUID
+        try:
+            return self.workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def complete_human(self, task_id: str, data: dict) -> list[Step]:
+        task = self._task(task_id)
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            raise ExecutionError(f"task {task_id} is not waiting for input")
+        task.data.update(data)
+        outputs = attrs(task.task_spec).get("outputs", {})
+        for name, text in outputs.items():
+            task.data[name] = _output_value(text, task.data)
+        spec = task.task_spec
+        self._guard(task.run)
+        step = Step(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__)
+        return [step, *self.run()]
+
+    def complete_service(self, task_id: str, result: dict | None) -> list[Step]:
+        task = self._task(task_id)
+        if task is None or task.state != TaskState.STARTED:
+            raise ExecutionError(f"service task {task_id} is not running")
+        if result:
+            task.data.update(result)
+        spec = task.task_spec
+        self._guard(task.complete)
+        step = Step(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__)
+        return [step, *self.run()]
+
+    def fire_timers(self) -> list[Step]:
+        self._guard(self.workflow.refresh_timers)
+        return self.run()
+
+    # -- state -----------------------------------------------------------------------
+    @property
+    def completed(self) -> bool:
+        return bool(self.workflow.completed)
+
+    def data(self) -> dict:
+        """The case data as people see it: the last completed step's data merged with the open ones'."""
+        merged: dict = {}
+        if self.workflow.last_task is not None:
+            merged.update(self.workflow.last_task.data)
+        for task in self.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+            merged.update(task.data)
+        return merged
+
+    def outcome(self) -> str | None:
+        """The ``outcome`` property of the end event that ended the case (else its name)."""
+        ends = [t for t in self.workflow.get_tasks(state=TaskState.COMPLETED)
+                if isinstance(t.task_spec, EndEvent) and t.workflow is self.workflow]
+        ends.sort(key=lambda t: t.last_state_change)
+        for task in reversed(ends):
+            value = attrs(task.task_spec).get("properties", {}).get("outcome")
+            if value:
+                return value
+        return ends[-1].task_spec.bpmn_name if ends else None
+
+    def current_steps(self) -> list[str]:
+        steps = [t.element_id for t in self.human_tasks(datetime.now(UTC))]
+        steps += [c.element_id for c in self.service_calls()]
+        steps += [t.element_id for t in self.timers() if not t.boundary]
+        return list(dict.fromkeys(steps))
+
+
+def _output_value(text: str, data: dict) -> object:
+    ref = simple_reference(text)
+    if ref:
+        return data.get(ref)
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return int(text)
+    except ValueError:
+        return text

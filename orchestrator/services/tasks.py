@@ -1,0 +1,188 @@
+"""Use cases on human tasks: the inbox, claim, unclaim, open, complete."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..errors import ConflictError, NotFoundError, PermissionDeniedError, RequestError
+from ..store.models import AccessLog, Case, Event, Task
+from .case_state import load_runtime, save_progress
+from .cases import case_summary
+from .env import Env
+from .models_cache import model_for_version
+from .principal import Principal
+
+SCOPES = ("mine", "role", "unassigned")
+SORTS = {"due": (Task.due_at.is_(None), Task.due_at, Task.created_at),
+         "created": (Task.created_at,), "-created": (Task.created_at.desc(),)}
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    scope: str = "role"
+    pathway: str | None = None
+    element_id: str | None = None
+    sort: str = "due"
+    limit: int = 50
+    offset: int = 0
+
+
+def task_row(t: Task, now=None) -> dict:
+    return {"id": t.id, "case_id": t.case_id, "pathway": t.pathway, "element_id": t.element_id,
+            "name": t.name, "role": t.role, "region": t.region, "client_ref": t.client_ref,
+            "assignee": t.assignee, "candidate_groups": t.candidate_groups, "form_id": t.form_id,
+            "status": t.status, "created_at": t.created_at, "due_at": t.due_at,
+            "overdue": bool(t.due_at and now and t.status == "open" and t.due_at < now),
+            "completed_at": t.completed_at, "completed_by": t.completed_by}
+
+
+def list_tasks(env: Env, actor: Principal, query: TaskQuery) -> dict:
+    if query.scope not in SCOPES:
+        raise RequestError(f"scope must be one of {', '.join(SCOPES)}")
+    if query.sort not in SORTS:
+        raise RequestError(f"sort must be one of {', '.join(SORTS)}")
+    if not 1 <= query.limit <= 500 or query.offset < 0:
+        raise RequestError("limit must be 1–500 and offset ≥ 0")
+    now = env.now()
+    cond = [Task.status == "open"]
+    if query.scope == "mine":
+        cond.append(Task.assignee == actor.username)
+    else:
+        cond.append(sa.and_(Task.region.in_(actor.regions), Task.role.in_(actor.client_roles)))
+        if query.scope == "unassigned":
+            cond.append(Task.assignee.is_(None))
+    if query.pathway:
+        cond.append(Task.pathway == query.pathway)
+    if query.element_id:
+        cond.append(Task.element_id == query.element_id)
+    with env.uow() as uow:
+        s = uow.session
+        total = s.scalar(sa.select(sa.func.count()).select_from(Task).where(*cond))
+        rows = s.scalars(sa.select(Task).where(*cond).order_by(*SORTS[query.sort], Task.id)
+                         .limit(query.limit).offset(query.offset))
+        return {"total": total, "limit": query.limit, "offset": query.offset,
+                "items": [task_row(t, now) for t in rows]}
+
+
+def _task_for(s: Session, actor: Principal, task_id: str) -> Task:
+    task = s.get(Task, task_id)
+    if task is None or not actor.may_see_task(task):
+        raise NotFoundError(f"task {task_id} not found")
+    return task
+
+
+def get_task(env: Env, actor: Principal, task_id: str) -> dict:
+    """The task with its form and the case data it shows; access-logged."""
+    now = env.now()
+    with env.uow() as uow:
+        s = uow.session
+        task = _task_for(s, actor, task_id)
+        case = s.get(Case, task.case_id)
+        model = model_for_version(env, s, case.process_version_id)
+        form = model.forms.get(task.form_id) if task.form_id else None
+        result = task_row(task, now)
+        result["version_no"] = case.version_no
+        result["form"] = form.source if form else None
+        if task.status == "open":
+            runtime = load_runtime(env, s, case)
+            wanted = {f.key for f in form.fields} if form else set()
+            data = runtime.data()
+            result["data"] = {k: data[k] for k in sorted(data) if not k.startswith("_")}
+            result["prefill"] = {k: data[k] for k in wanted if k in data}
+            env.workflows.put(case.id, case.version_no, runtime)
+        s.add(AccessLog(at=now, username=actor.username, case_id=case.id, client_ref=case.client_ref,
+                        action="open_task", reason=f"task {task.element_id}"))
+        uow.commit()
+        return result
+
+
+def claim(env: Env, actor: Principal, task_id: str) -> dict:
+    now = env.now()
+    with env.uow() as uow:
+        s = uow.session
+        task = _task_for(s, actor, task_id)
+        _must_be_open(task)
+        if task.assignee == actor.username:
+            return task_row(task, now)
+        if task.assignee:
+            raise ConflictError(f"{task.assignee} has already claimed this task")
+        # Conditional update: of two people claiming at once, exactly one wins.
+        done = s.execute(sa.update(Task).where(Task.id == task_id, Task.status == "open",
+                                               Task.assignee.is_(None))
+                         .values(assignee=actor.username, claimed_at=now))
+        if done.rowcount != 1:
+            raise ConflictError("someone else claimed or completed this task just now")
+        s.add(Event(case_id=task.case_id, at=now, actor=actor.username, kind="task_claimed",
+                    element_id=task.element_id, task_id=task.id))
+        uow.commit()
+        s.refresh(task)
+        return task_row(task, now)
+
+
+def unclaim(env: Env, actor: Principal, task_id: str) -> dict:
+    now = env.now()
+    with env.uow() as uow:
+        s = uow.session
+        task = _task_for(s, actor, task_id)
+        _must_be_open(task)
+        if task.assignee != actor.username:
+            raise ConflictError("only the person who claimed the task can unclaim it"
+                                if task.assignee else "the task is not claimed")
+        done = s.execute(sa.update(Task).where(Task.id == task_id, Task.status == "open",
+                                               Task.assignee == actor.username)
+                         .values(assignee=None, claimed_at=None))
+        if done.rowcount != 1:
+            raise ConflictError("the task changed just now; reload it")
+        s.add(Event(case_id=task.case_id, at=now, actor=actor.username, kind="task_unclaimed",
+                    element_id=task.element_id, task_id=task.id))
+        uow.commit()
+        s.refresh(task)
+        return task_row(task, now)
+
+
+def _must_be_open(task: Task) -> None:
+    if task.status == "completed":
+        raise ConflictError(f"this task was already completed by {task.completed_by} "
+                            f"at {task.completed_at:%Y-%m-%d %H:%M} UTC")
+    if task.status != "open":
+        raise ConflictError("this task is no longer open (the case moved on)")
+
+
+def complete(env: Env, actor: Principal, task_id: str, data: dict | None,
+             version_no: int | None = None) -> dict:
+    """Validate the form data, complete the task, and run the case on to its next waits."""
+    now = env.now()
+    with env.uow() as uow:
+        s = uow.session
+        task = _task_for(s, actor, task_id)
+        _must_be_open(task)
+        if task.assignee and task.assignee != actor.username:
+            raise ConflictError(f"{task.assignee} has claimed this task")
+        if not actor.may_work_on(task):
+            raise PermissionDeniedError("you may not complete this task")
+        case = s.get(Case, task.case_id)
+        if version_no is not None and version_no != case.version_no:
+            raise ConflictError(f"the case has changed since you loaded it (version {version_no}, "
+                                f"now {case.version_no}); reload and try again")
+        model = model_for_version(env, s, case.process_version_id)
+        form = model.forms.get(task.form_id) if task.form_id else None
+        cleaned = form.validate(data or {}) if form else {}
+        if not form and data:
+            raise RequestError("this step has no form; send no data")
+        done = s.execute(sa.update(Task).where(
+            Task.id == task_id, Task.status == "open",
+            sa.or_(Task.assignee.is_(None), Task.assignee == actor.username))
+            .values(status="completed", completed_at=now, completed_by=actor.username,
+                    assignee=actor.username))
+        if done.rowcount != 1:
+            raise ConflictError("someone else claimed or completed this task just now")
+        runtime = load_runtime(env, s, case)
+        steps = runtime.complete_human(task_id, cleaned)
+        s.add(Event(case_id=case.id, at=now, actor=actor.username, kind="task_completed",
+                    element_id=task.element_id, task_id=task.id,
+                    details={"name": task.name, "fields": sorted(cleaned)}))
+        save_progress(env, uow, case, runtime, actor.username, steps[1:], now)
+        uow.commit()
+        return case_summary(case)

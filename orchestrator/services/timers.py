@@ -1,0 +1,54 @@
+"""Fire due timers: claim due rows, load each case, let the engine fire, save."""
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+
+from ..errors import ConflictError, PolkuError
+from ..store.models import Case, Event, TimerRow
+from .case_state import load_runtime, save_progress
+from .env import Env
+
+log = logging.getLogger("polku.timers")
+
+
+def fire_due_timers(env: Env, limit: int = 100) -> int:
+    """Fire every timer due now; returns how many cases moved. Safe to run in many workers."""
+    now = env.now()
+    with env.uow() as uow:
+        case_ids = list(dict.fromkeys(uow.session.scalars(
+            sa.select(TimerRow.case_id).where(TimerRow.due_at <= now).order_by(TimerRow.due_at).limit(limit))))
+    moved = 0
+    for case_id in case_ids:
+        try:
+            if _fire_case(env, case_id):
+                moved += 1
+        except ConflictError:
+            log.info("case %s changed while firing its timer; another worker got it", case_id)
+        except PolkuError as exc:
+            log.warning("timer of case %s could not fire: %s", case_id, exc)
+    return moved
+
+
+def _fire_case(env: Env, case_id: int) -> bool:
+    now = env.now()
+    with env.uow() as uow:
+        s = uow.session
+        # Row lock on PostgreSQL so two workers do not load the same case; the version_no
+        # check is the backstop (and the only guard on SQLite, which has one writer anyway).
+        due = s.scalars(sa.select(TimerRow).where(TimerRow.case_id == case_id, TimerRow.due_at <= now)
+                        .with_for_update(skip_locked=True)).all()
+        if not due:
+            return False
+        case = s.get(Case, case_id)
+        if case is None or case.status != "active":
+            return False
+        runtime = load_runtime(env, s, case)
+        steps = runtime.fire_timers()
+        for row in due:
+            s.add(Event(case_id=case.id, at=now, actor="system", kind="timer_fired",
+                        element_id=row.element_id, task_id=row.task_id, details={"due_at": row.due_at.isoformat()}))
+        save_progress(env, uow, case, runtime, "system", steps, now)
+        uow.commit()
+        return True

@@ -1,0 +1,101 @@
+"""Accounts, regions and API tokens."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from ..errors import AuthenticationError, ConflictError, NotFoundError, RequestError
+from ..roles import ROLES
+from ..store.models import ApiToken, Region, User, UserRegion, UserRole
+from .env import Env
+from .principal import Principal
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("not a password")  # equalises timing for unknown user names
+
+
+def _check_roles(roles: list[str]) -> None:
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise RequestError(f"unknown role(s) {', '.join(unknown)}; roles: {', '.join(ROLES)}")
+
+
+def add_region(env: Env, key: str, name: str) -> None:
+    with env.uow() as uow:
+        if uow.session.get(Region, key) is not None:
+            raise ConflictError(f"region {key!r} exists already")
+        uow.session.add(Region(key=key, name=name))
+        uow.commit()
+
+
+def list_regions(env: Env) -> list[dict]:
+    with env.uow() as uow:
+        return [{"key": r.key, "name": r.name} for r in uow.session.scalars(sa.select(Region).order_by(Region.key))]
+
+
+def add_user(env: Env, username: str, password: str, roles: list[str], regions: list[str],
+             display_name: str = "", email: str | None = None) -> None:
+    _check_roles(roles)
+    if len(password) < 8:
+        raise RequestError("the password must be at least 8 characters")
+    with env.uow() as uow:
+        s = uow.session
+        missing = [r for r in regions if s.get(Region, r) is None]
+        if missing:
+            raise NotFoundError(f"unknown region(s) {', '.join(missing)}; add them with 'region add'")
+        if s.scalar(sa.select(User.id).where(User.username == username)) is not None:
+            raise ConflictError(f"user {username!r} exists already")
+        s.add(User(username=username, display_name=display_name or username, email=email,
+                   password_hash=_hasher.hash(password), active=True, created_at=env.now(),
+                   roles=[UserRole(role=r) for r in dict.fromkeys(roles)],
+                   regions=[UserRegion(region_key=g) for g in dict.fromkeys(regions)]))
+        uow.commit()
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(user.username, frozenset(user.role_keys), frozenset(user.region_keys))
+
+
+def authenticate(env: Env, username: str, password: str) -> Principal:
+    with env.uow() as uow:
+        user = uow.session.scalar(sa.select(User).where(User.username == username))
+        try:
+            _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            user = None
+        if user is None or not user.active:
+            raise AuthenticationError("wrong user name or password")
+        return principal_of(user)
+
+
+def principal_for(env: Env, username: str) -> Principal | None:
+    with env.uow() as uow:
+        user = uow.session.scalar(sa.select(User).where(User.username == username))
+        return principal_of(user) if user is not None and user.active else None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(env: Env, username: str) -> str:
+    """A new bearer token for ``username``; only its hash is stored."""
+    token = "pk_" + secrets.token_urlsafe(32)
+    with env.uow() as uow:
+        user = uow.session.scalar(sa.select(User).where(User.username == username))
+        if user is None:
+            raise NotFoundError(f"no user {username!r}")
+        uow.session.add(ApiToken(user_id=user.id, token_hash=_digest(token), created_at=env.now()))
+        uow.commit()
+    return token
+
+
+def principal_for_token(env: Env, token: str) -> Principal | None:
+    with env.uow() as uow:
+        user = uow.session.scalar(sa.select(User).join(ApiToken, ApiToken.user_id == User.id).where(
+            ApiToken.token_hash == _digest(token), ApiToken.revoked.is_(False)))
+        return principal_of(user) if user is not None and user.active else None
