@@ -1,0 +1,187 @@
+"""``python run.py COMMAND``: every command honours ``DATABASE_URL``; errors exit 1, never a traceback."""
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from .config import load_config
+from .errors import PolkuError
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def _env():
+    from .services.env import bootstrap
+    from .web import settings_from
+    cfg = load_config()
+    return bootstrap(cfg["DATABASE_URL"], settings_from(cfg))
+
+
+def reports_errors(func):
+    """Print a PolkuError as its message list and exit 1 (bad usage is click's exit 2)."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except PolkuError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+    return wrapper
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Polku — BPMN service-pathway orchestrator. Without a command: serve."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-demo", is_flag=True, help="do not create demo regions and users in a new database")
+@click.option("--no-worker", is_flag=True, help="do not run the timer/outbox worker in this process")
+@reports_errors
+def serve(host: str, port: int, no_demo: bool, no_worker: bool) -> None:
+    """Migrate, deploy processes/ and forms/, seed demo data if new, and serve."""
+    from . import demo
+    from .store.migrate import upgrade
+    from .web import create_app
+    from .worker import start_in_thread
+    app = create_app()
+    env = app.extensions["polku"]
+    upgrade(env.engine)
+    _deploy_folders(env)
+    if not no_demo and demo.is_empty(env):
+        rows = demo.seed(env)
+        click.echo(f"\nDemo users (password '{demo.DEMO_PASSWORD}'):")
+        for username, role, regions in rows:
+            click.echo(f"  {username:16} {role:16} {regions}")
+    if not no_worker:
+        start_in_thread(env, float(app.config["WORKER_INTERVAL_SECONDS"]))
+    click.echo(f"\nPolku serving on http://{host}:{port}  (database: {env.engine.url.render_as_string()})\n")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+def _deploy_folders(env) -> None:
+    from .services import deploy
+    paths = [str(PROJECT / "processes"), str(PROJECT / "forms")]
+    bpmn, forms = deploy.collect_files(paths)
+    for d in deploy.deploy(env, None, bpmn, forms):
+        click.echo(f"{'deployed' if d.changed else 'unchanged'}: {d.process_id} version {d.version}")
+
+
+@cli.command()
+@click.option("--interval", default=1.0, show_default=True, type=float)
+@reports_errors
+def worker(interval: float) -> None:
+    """Fire due timers and deliver the outbox in a loop (Ctrl-C stops)."""
+    from .worker import run_forever
+    run_forever(_env(), interval)
+
+
+@cli.command(name="deploy")
+@click.argument("paths", nargs=-1, required=True)
+@reports_errors
+def deploy_cmd(paths: tuple[str, ...]) -> None:
+    """Validate and deploy BPMN and form files (files or folders)."""
+    from .services import deploy
+    env = _env()
+    _upgrade(env)
+    bpmn, forms = deploy.collect_files(list(paths))
+    for d in deploy.deploy(env, None, bpmn, forms):
+        click.echo(f"{'deployed' if d.changed else 'unchanged'}: {d.process_id} version {d.version}")
+
+
+@cli.group()
+def region() -> None:
+    """Manage regions."""
+
+
+@region.command("add")
+@click.argument("key")
+@click.argument("name")
+@reports_errors
+def region_add(key: str, name: str) -> None:
+    from .services import users
+    env = _env()
+    _upgrade(env)
+    users.add_region(env, key, name)
+    click.echo(f"region {key} added")
+
+
+@cli.group()
+def user() -> None:
+    """Manage users."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--roles", required=True, help="comma-separated role keys")
+@click.option("--regions", required=True, help="comma-separated region keys")
+@click.option("--password", required=True)
+@click.option("--email", default=None)
+@reports_errors
+def user_add(name: str, roles: str, regions: str, password: str, email: str | None) -> None:
+    from .services import users
+    env = _env()
+    _upgrade(env)
+    users.add_user(env, name, password, _split(roles), _split(regions), email=email)
+    click.echo(f"user {name} added")
+
+
+@cli.command()
+@click.argument("username")
+@reports_errors
+def token(username: str) -> None:
+    """Print a new API bearer token for USERNAME."""
+    from .services import users
+    click.echo(users.create_token(_env(), username))
+
+
+@cli.command()
+@click.option("--status", type=click.Choice(["active", "completed"]))
+@reports_errors
+def cases(status: str | None) -> None:
+    """List cases (newest first)."""
+    from .services import cases as case_service
+    rows = case_service.list_cases(_env(), None, status)
+    if not rows:
+        click.echo("no cases")
+    for c in rows:
+        click.echo(f"{c['id']:>6}  {c['pathway']:28} {c['region']:10} {c['status']:9} "
+                   f"{','.join(c['current_steps']) or (c['outcome'] or '')}")
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@reports_errors
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the newest version."""
+    env = _env()
+    _upgrade(env)
+    click.echo("database is up to date")
+
+
+def _upgrade(env) -> None:
+    from .store.migrate import upgrade
+    upgrade(env.engine)
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def main() -> None:
+    cli(prog_name="run.py")

@@ -1,0 +1,38 @@
+"""Staff actions through the HTTP API, as small helpers the scenarios read like prose."""
+from __future__ import annotations
+
+REFERRAL = {"client_ref": "AS-1001", "referral_source": "te_office", "urgency": "normal",
+            "reason": "Pitkä työttömyys, väsymys ja selkäkipu.", "consent_to_summary": True}
+BOOKING = {"appointment_at": "2026-12-10T09:00", "location": "Keskustan terveysasema", "invitation_channel": "sms"}
+PRE = {"workability_score": 4, "health_concerns": ["musculoskeletal", "sleep"], "self_assessment_notes": "Selkä."}
+
+
+def start(client, region: str = "north", **overrides) -> dict:
+    data = {**REFERRAL, **overrides}
+    r = client.post("/api/cases", json={"pathway": "unemployed_health_check", "region": region, "data": data})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def open_task(client, case_id: int, element_id: str, scope: str = "role") -> dict:
+    items = client.get(f"/api/tasks?scope={scope}&limit=500").get_json()["items"]
+    hits = [t for t in items if t["case_id"] == case_id and t["element_id"] == element_id]
+    assert len(hits) == 1, f"expected one open {element_id} for case {case_id}, inbox: " + \
+        str([(t["case_id"], t["element_id"]) for t in items])
+    return hits[0]
+
+
+def do(client, case_id: int, element_id: str, data: dict, claim: bool = True) -> dict:
+    task = open_task(client, case_id, element_id)
+    if claim:
+        r = client.post(f"/api/tasks/{task['id']}/claim", json={})
+        assert r.status_code == 200, r.get_json()
+    r = client.post(f"/api/tasks/{task['id']}/complete", json={"data": data})
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def case(client, case_id: int) -> dict:
+    r = client.get(f"/api/cases/{case_id}")
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
