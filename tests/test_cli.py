@@ -1,0 +1,68 @@
+"""``python run.py …`` as an operator uses it: exit 0 on success, 1 with messages on a
+rejection (never a traceback), 2 with usage on bad arguments."""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from orchestrator.cli import cli
+
+from .conftest import ROOT
+
+
+@pytest.fixture
+def run(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(cli, list(args), env={"DATABASE_URL": url, "POLKU_OUTBOX_LOG_PATH": str(tmp_path / "o.log")},
+                             catch_exceptions=False)
+    return invoke
+
+
+def test_help_lists_every_command(run):
+    out = run("--help").output
+    for command in ("serve", "worker", "deploy", "region", "user", "token", "cases", "db"):
+        assert command in out
+
+
+def test_operator_sets_up_a_database_from_the_command_line(run):
+    assert run("db", "upgrade").exit_code == 0
+    r = run("deploy", str(ROOT / "processes"), str(ROOT / "forms"))
+    assert r.exit_code == 0 and "deployed: unemployed_health_check version 1" in r.output
+    assert "unchanged: unemployed_health_check version 1" in run("deploy", str(ROOT / "processes"),
+                                                                  str(ROOT / "forms")).output
+    assert run("region", "add", "north", "Pohjoinen").exit_code == 0
+    r = run("user", "add", "nina", "--roles", "nurse", "--regions", "north", "--password", "long-enough")
+    assert r.exit_code == 0
+    token = run("token", "nina")
+    assert token.exit_code == 0 and token.output.strip().startswith("pk_")
+    assert run("cases").output.strip() == "no cases"
+
+
+def test_rejected_deploy_exits_1_with_the_element_and_line_and_no_traceback(run, tmp_path):
+    bad = tmp_path / "bad.bpmn"
+    source = (ROOT / "processes" / "unemployed_health_check.bpmn").read_text(encoding="utf-8")
+    bad.write_text(source.replace("decision == 'fit_for_work'", "${approved}"), encoding="utf-8")
+    r = run("deploy", str(bad), str(ROOT / "forms"))
+    assert r.exit_code == 1
+    assert "`${approved}` is a JUEL expression; write `approved == True`" in r.output
+    assert "bad.bpmn:" in r.output and "Traceback" not in r.output
+
+
+def test_missing_file_and_bad_arguments(run):
+    r = run("deploy", "no/such/file.bpmn")
+    assert r.exit_code == 1 and "no such file or folder" in r.output
+    r = run("user", "add", "x", "--password", "long-enough")
+    assert r.exit_code == 2 and "--roles" in r.output
+    assert run("frobnicate").exit_code == 2
+
+
+def test_unknown_role_or_region_is_refused_with_the_valid_choices(run):
+    run("db", "upgrade")
+    run("region", "add", "north", "Pohjoinen")
+    r = run("user", "add", "x", "--roles", "nurze", "--regions", "north", "--password", "long-enough")
+    assert r.exit_code == 1 and "nurse" in r.output
+    r = run("user", "add", "x", "--roles", "nurse", "--regions", "mars", "--password", "long-enough")
+    assert r.exit_code == 1 and "mars" in r.output
