@@ -372,7 +372,12 @@ def main(argv: list[str] | None = None) -> int:
 
                 def run(mode_obj, mode: str, i: int) -> None:
                     progress.update(bar, description=f"{mode:<7}")
-                    mode_obj.run_case(i, recorder(samples[mode] if i >= args.warmup else None))
+                    try:
+                        mode_obj.run_case(i, recorder(samples[mode] if i >= args.warmup else None))
+                    except BenchError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - any failure fails the run, with its context
+                        raise BenchError(f"{mode} case {i}: {type(exc).__name__}: {exc}") from exc
                     progress.advance(bar)
 
                 n = args.cases + args.warmup

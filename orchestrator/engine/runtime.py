@@ -110,6 +110,22 @@ class CaseRuntime:
     def __init__(self, model: ProcessModel, workflow: BpmnWorkflow):
         self.model = model
         self.workflow = workflow
+        # What the caller last persisted of this case (open human task ids, timers), so a
+        # saver can write only what changed; ``mark_persisted`` updates it.
+        self.persisted_tasks: frozenset[str] = frozenset()
+        self.persisted_timers: frozenset[tuple[str, datetime]] = frozenset()
+
+    def open_task_ids(self) -> frozenset[str]:
+        return frozenset(str(t.id) for t in self.workflow.get_tasks(state=TaskState.READY, manual=True))
+
+    def timer_keys(self) -> frozenset[tuple[str, datetime]]:
+        return frozenset((t.task_id, t.due_at) for t in self.timers())
+
+    def mark_persisted(self, humans: list[HumanTask] | None = None, timers: list[Timer] | None = None) -> None:
+        self.persisted_tasks = (frozenset(h.task_id for h in humans) if humans is not None
+                                else self.open_task_ids())
+        self.persisted_timers = (frozenset((t.task_id, t.due_at) for t in timers) if timers is not None
+                                 else self.timer_keys())
 
     # -- life cycle ------------------------------------------------------------------
     @classmethod
@@ -122,7 +138,10 @@ class CaseRuntime:
 
     @classmethod
     def load(cls, model: ProcessModel, state: str) -> CaseRuntime:
-        return cls(model, serializer.loads(state, model.spec, model.subprocess_specs))
+        """Restore a saved case; what it holds now is, by definition, what was persisted."""
+        rt = cls(model, serializer.loads(state, model.spec, model.subprocess_specs))
+        rt.mark_persisted()
+        return rt
 
     def dumps(self) -> str:
         return serializer.dumps(self.workflow)
@@ -264,10 +283,17 @@ class CaseRuntime:
                 return value
         return ends[-1].task_spec.bpmn_name if ends else None
 
-    def current_steps(self) -> list[str]:
-        steps = [t.element_id for t in self.human_tasks(datetime.now(UTC))]
-        steps += [c.element_id for c in self.service_calls()]
-        steps += [t.element_id for t in self.timers() if not t.boundary]
+    def current_steps(self, humans: list[HumanTask] | None = None, calls: list[ServiceCall] | None = None,
+                      timers: list[Timer] | None = None) -> list[str]:
+        """Where the case waits: human tasks, service tasks, intermediate timers (ids, in order).
+
+        Callers that already listed the waits pass them in, to walk the task tree only once.
+        """
+        humans = self.human_tasks(datetime.now(UTC)) if humans is None else humans
+        calls = self.service_calls() if calls is None else calls
+        timers = self.timers() if timers is None else timers
+        steps = [t.element_id for t in humans] + [c.element_id for c in calls]
+        steps += [t.element_id for t in timers if not t.boundary]
         return list(dict.fromkeys(steps))
 
 

@@ -139,13 +139,15 @@ def retry_incidents(env: Env, actor: Principal, case_id: int) -> dict:
         runtime = load_runtime(env, s, case)
         failing = {i.task_id for i in incidents}
         for call in [c for c in runtime.service_calls() if c.task_id in failing]:
-            result = run_handler(env, s, case, call, now)
+            result = run_handler(env, s, case, call, now, retrying=True)
             if result is not None:
                 steps = runtime.complete_service(call.task_id, result)
-                s.add_all(step_events(case.id, steps, actor.username, now))
+                s.execute(sa.insert(Event), step_events(case.id, steps, actor.username, now))
                 s.add(Event(case_id=case.id, at=now, actor=actor.username, kind="incident_resolved",
                             element_id=call.element_id, task_id=call.task_id))
+        s.flush()
         for incident in incidents:
+            s.refresh(incident)
             if incident.resolved_at is not None:
                 incident.resolved_by = actor.username
         save_progress(env, uow, case, runtime, actor.username, [], now)

@@ -156,13 +156,15 @@ def complete(env: Env, actor: Principal, task_id: str, data: dict | None,
     now = env.now()
     with env.uow() as uow:
         s = uow.session
-        task = _task_for(s, actor, task_id)
+        row = s.execute(sa.select(Task, Case).join(Case, Case.id == Task.case_id).where(Task.id == task_id)).first()
+        if row is None or not actor.may_see_task(row.Task):
+            raise NotFoundError(f"task {task_id} not found")
+        task, case = row.Task, row.Case
         _must_be_open(task)
         if task.assignee and task.assignee != actor.username:
             raise ConflictError(f"{task.assignee} has claimed this task")
         if not actor.may_work_on(task):
             raise PermissionDeniedError("you may not complete this task")
-        case = s.get(Case, task.case_id)
         if version_no is not None and version_no != case.version_no:
             raise ConflictError(f"the case has changed since you loaded it (version {version_no}, "
                                 f"now {case.version_no}); reload and try again")
@@ -180,9 +182,9 @@ def complete(env: Env, actor: Principal, task_id: str, data: dict | None,
             raise ConflictError("someone else claimed or completed this task just now")
         runtime = load_runtime(env, s, case)
         steps = runtime.complete_human(task_id, cleaned)
-        s.add(Event(case_id=case.id, at=now, actor=actor.username, kind="task_completed",
-                    element_id=task.element_id, task_id=task.id,
-                    details={"name": task.name, "fields": sorted(cleaned)}))
-        save_progress(env, uow, case, runtime, actor.username, steps[1:], now)
+        completed = {"case_id": case.id, "at": now, "actor": actor.username, "kind": "task_completed",
+                     "element_id": task.element_id, "task_id": task.id,
+                     "details": {"name": task.name, "fields": sorted(cleaned)}}
+        save_progress(env, uow, case, runtime, actor.username, steps[1:], now, events=[completed])
         uow.commit()
         return case_summary(case)

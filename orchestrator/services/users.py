@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -73,9 +74,41 @@ def authenticate(env: Env, username: str, password: str) -> Principal:
 
 
 def principal_for(env: Env, username: str) -> Principal | None:
+    """The active user's roles and regions, in one query (this runs on every web request)."""
     with env.uow() as uow:
-        user = uow.session.scalar(sa.select(User).where(User.username == username))
-        return principal_of(user) if user is not None and user.active else None
+        rows = uow.session.execute(
+            sa.select(UserRole.role, UserRegion.region_key).select_from(User)
+            .outerjoin(UserRole, UserRole.user_id == User.id).outerjoin(UserRegion, UserRegion.user_id == User.id)
+            .where(User.username == username, User.active.is_(True))).all()
+    if not rows:
+        return None
+    return Principal(username, frozenset(r.role for r in rows if r.role),
+                     frozenset(r.region_key for r in rows if r.region_key))
+
+
+PRINCIPAL_TTL_SECONDS = 5.0
+_principals: dict[tuple[int, str], tuple[float, Principal | None]] = {}
+
+
+def cached_principal(env: Env, username: str) -> Principal | None:
+    """``principal_for`` remembered for a few seconds per process (it runs on every request).
+
+    A change of roles or a disabled account takes effect within ``PRINCIPAL_TTL_SECONDS``
+    everywhere, and at once in the process that made the change.
+    """
+    key = (id(env), username)
+    hit = _principals.get(key)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    principal = principal_for(env, username)
+    _principals[key] = (now + PRINCIPAL_TTL_SECONDS, principal)
+    return principal
+
+
+def forget_principal(username: str) -> None:
+    for key in [k for k in _principals if k[1] == username]:
+        _principals.pop(key, None)
 
 
 def _digest(token: str) -> str:

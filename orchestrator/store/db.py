@@ -33,7 +33,9 @@ def make_engine(url: str) -> sa.Engine:
 
 
 def session_factory(engine: sa.Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    # autoflush off: services flush where they need to, and a step's writes go out together
+    # (each implicit flush before a query costs a unit-of-work pass, ~50 µs, for nothing).
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
 def database_url(explicit: str | None = None) -> str:

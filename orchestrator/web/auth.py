@@ -34,7 +34,7 @@ def principal() -> Principal:
 
 @login_manager.user_loader
 def _load_user(username: str) -> WebUser | None:
-    p = users.principal_for(env(), username)
+    p = users.cached_principal(env(), username)
     return WebUser(p) if p else None
 
 
