@@ -57,6 +57,9 @@ class ServiceCall:
     topic: str
     params: dict
     data: dict = field(repr=False, default_factory=dict)
+    # When the engine started this execution: stable across retries of the same execution,
+    # different for each pass of a loop (a rewound loop may reuse the task id).
+    started_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,44 @@ class CaseRuntime:
                                   type(task.task_spec).__name__))
 
         self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
+        if self._compact_loops():
+            self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
         return steps
+
+    def _compact_loops(self) -> int:
+        """Keep a looping case's task tree bounded: rewind, don't grow.
+
+        When a loop brings the case back to an element that already completed earlier on the
+        same path (a follow-up timer reached for the 2nd … 1,000th time), the oldest earlier
+        instance is reset to wait again with the current data, and everything below it — the
+        previous iterations — is dropped. SpiffWorkflow stops advancing a case silently at
+        tree depth 1000 (≈ 250 loops) and every completed step slows every later one; the
+        audit trail in the database keeps the full history instead. Only done when nothing
+        else is alive below the old instance, so no parallel work is ever lost.
+        """
+        compacted = 0
+        waiting = self.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING)
+        for task in waiting:
+            if task.workflow is not self.workflow or task.id not in self.workflow.tasks:
+                continue
+            oldest, parent = None, task.parent
+            while parent is not None:
+                if parent.task_spec is task.task_spec and parent.has_state(TaskState.COMPLETED):
+                    oldest = parent
+                parent = parent.parent
+            if oldest is None:
+                continue
+            alive = [t for t in oldest if t.has_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED)]
+            if any(t is not task and not t.is_descendant_of(task) for t in alive):
+                continue
+            data = task.data
+            dropped = self._guard(lambda o=oldest, d=data: self.workflow.reset_from_task_id(o.id, data=d))
+            # SpiffWorkflow 3.2.0 leaves dropped waiting events registered in the event manager,
+            # and the next refresh_timers() then updates an orphan task (parent None).
+            for gone in dropped or []:
+                self.workflow.event_manager.remove_task(gone)
+            compacted += 1
+        return compacted
 
     def _guard(self, action: Callable[[], object]) -> object:
         try:
@@ -204,7 +244,7 @@ class CaseRuntime:
                 params.update({k: v for k, v in a.get("properties", {}).items() if k not in params})
                 result.append(ServiceCall(str(task.id), task.task_spec.bpmn_id,
                                           task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-                                          a.get("topic") or "", params, data))
+                                          a.get("topic") or "", params, data, task.last_state_change))
         return result
 
     def timers(self) -> list[Timer]:

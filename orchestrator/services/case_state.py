@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from uuid import uuid4
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -167,7 +168,7 @@ def run_handler(env: Env, session: Session, case: Case, call: ServiceCall, now: 
     own_writes = writes is None
     writes = writes or StepWrites()
     for i, msg in enumerate(ctx.messages):
-        key = f"case:{case.id}:task:{call.task_id}:{i}:{msg.recipient}"
+        key = f"case:{case.id}:task:{call.task_id}:{call.started_at:.6f}:{i}:{msg.recipient}"
         if retrying and session.scalar(sa.select(OutboxMessage.id).where(
                 OutboxMessage.idempotency_key == key)) is not None:
             continue
@@ -228,7 +229,7 @@ def _sync_task_index(session: Session, writes: StepWrites, case: Case, runtime: 
     for h in current:
         if h.task_id in runtime.persisted_tasks:
             continue
-        writes.add(Task, id=h.task_id, case_id=case.id, pathway=case.pathway, element_id=h.element_id,
+        writes.add(Task, id=str(uuid4()), engine_task_id=h.task_id, case_id=case.id, pathway=case.pathway, element_id=h.element_id,
                    name=h.name, role=h.role, region=case.region, client_ref=case.client_ref, assignee=h.assignee,
                    candidate_groups=list(h.candidate_groups), candidate_users=list(h.candidate_users),
                    form_id=h.form_id, status="open", created_at=now, due_at=h.due_at,
@@ -236,7 +237,8 @@ def _sync_task_index(session: Session, writes: StepWrites, case: Case, runtime: 
     gone = runtime.persisted_tasks - current_ids
     if gone:
         # a task completed in this step is already 'completed'; only still-open rows are cancelled
-        session.execute(sa.update(Task).where(Task.id.in_(gone), Task.status == "open")
+        session.execute(sa.update(Task).where(Task.case_id == case.id, Task.engine_task_id.in_(gone),
+                                              Task.status == "open")
                         .values(status="cancelled", completed_at=now))
 
 

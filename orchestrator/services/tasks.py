@@ -181,7 +181,7 @@ def complete(env: Env, actor: Principal, task_id: str, data: dict | None,
         if done.rowcount != 1:
             raise ConflictError("someone else claimed or completed this task just now")
         runtime = load_runtime(env, s, case)
-        steps = runtime.complete_human(task_id, cleaned)
+        steps = runtime.complete_human(task.engine_task_id, cleaned)
         completed = {"case_id": case.id, "at": now, "actor": actor.username, "kind": "task_completed",
                      "element_id": task.element_id, "task_id": task.id,
                      "details": {"name": task.name, "fields": sorted(cleaned)}}

@@ -141,8 +141,11 @@ class Task(Base):
         sa.Index("ix_tasks_inbox_assignee", "status", "assignee"),
         sa.Index("ix_tasks_step", "pathway", "status", "element_id"),
         sa.Index("ix_tasks_case", "case_id", "status"),
+        sa.Index("ix_tasks_engine", "case_id", "engine_task_id"),
     )
-    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)  # the engine's task id
+    # Polku's own id: a loop rewound by the engine may reuse an engine task id (see runtime).
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    engine_task_id: Mapped[str] = mapped_column(sa.String(36))
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"))
     pathway: Mapped[str] = mapped_column(sa.String(100))
     element_id: Mapped[str] = mapped_column(sa.String(100))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 11:26:05.014296
+Create Date: 2026-11-23 11:48:32.616375
 
 """
 
@@ -241,6 +241,7 @@ def upgrade() -> None:
     op.create_table(
         "tasks",
         sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("engine_task_id", sa.String(length=36), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=False),
         sa.Column("pathway", sa.String(length=100), nullable=False),
         sa.Column("element_id", sa.String(length=100), nullable=False),
@@ -266,6 +267,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.create_index("ix_tasks_case", ["case_id", "status"], unique=False)
+        batch_op.create_index("ix_tasks_engine", ["case_id", "engine_task_id"], unique=False)
         batch_op.create_index("ix_tasks_inbox_assignee", ["status", "assignee"], unique=False)
         batch_op.create_index("ix_tasks_inbox_role", ["status", "region", "role"], unique=False)
         batch_op.create_index("ix_tasks_step", ["pathway", "status", "element_id"], unique=False)
@@ -301,6 +303,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_tasks_step")
         batch_op.drop_index("ix_tasks_inbox_role")
         batch_op.drop_index("ix_tasks_inbox_assignee")
+        batch_op.drop_index("ix_tasks_engine")
         batch_op.drop_index("ix_tasks_case")
 
     op.drop_table("tasks")
