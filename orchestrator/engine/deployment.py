@@ -100,8 +100,15 @@ def build_models(bpmn_files: Mapping[str, bytes | str], forms: Mapping[str, Form
         if found:
             problems.extend(found)
             continue
+        encoding = root.getroottree().docinfo.encoding or "utf-8"
         try:
-            file_models = _parse(root, raw.decode("utf-8"), filename, forms)
+            text = raw.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            problems.append(Problem(f"the file is not valid {encoding} text", file=filename,
+                                    fix="save the file as UTF-8 (Camunda Modeler always does)"))
+            continue
+        try:
+            file_models = _parse(root, text, filename, forms)
         except DeploymentError as exc:
             problems.extend(exc.problems)
             continue

@@ -59,6 +59,15 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def _round(value: object, ndigits: object = 0) -> object:
+    # round(1, -10**9) would compute 10**(10**9): keep the precision to a sane range
+    if not isinstance(ndigits, int) or isinstance(ndigits, bool) or not -20 <= ndigits <= 20:
+        raise ExpressionError("round(x, n): n must be a whole number from -20 to 20")
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise ExpressionError("round() takes a number")
+    return round(value, ndigits)
+
+
 def _checked_len(value: object) -> int:
     if not isinstance(value, str | list | tuple | dict):
         raise ExpressionError("len() takes a text or a list")
@@ -72,8 +81,9 @@ SAFE_FUNCTIONS: dict[str, Callable[..., object]] = {
     "min": min,
     "max": max,
     "abs": abs,
-    "round": round,
+    "round": _round,
 }
+MAX_SOURCE = 2_000  # characters in one expression
 CONSTANTS = {"True": True, "False": False, "None": None, "true": True, "false": False, "null": None}
 
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -95,6 +105,8 @@ class Expression:
             return _Interpreter(data).visit(self.tree.body)
         except ExpressionError:
             raise
+        except RecursionError:
+            raise ExpressionError(f"cannot evaluate {self.source!r}: too deeply nested") from None
         except (TypeError, ValueError, ZeroDivisionError, KeyError, IndexError, OverflowError) as exc:
             raise ExpressionError(f"cannot evaluate {self.source!r}: {exc}") from None
 
@@ -129,12 +141,16 @@ def compile_expression(source: str) -> Expression:
     hint = juel_hint(source)
     if hint:
         raise ExpressionError(hint)
+    if len(source) > MAX_SOURCE:
+        raise ExpressionError(f"the expression is {len(source)} characters long; the limit is {MAX_SOURCE}")
     try:
         tree = ast.parse(source.strip(), mode="eval")
+        names: set[str] = set()
+        _check(tree.body, names)
     except SyntaxError as exc:
         raise ExpressionError(f"syntax error in {source.strip()!r}: {exc.msg}") from None
-    names: set[str] = set()
-    _check(tree.body, names)
+    except (RecursionError, MemoryError):
+        raise ExpressionError("the expression is too deeply nested") from None
     return Expression(source.strip(), tree, frozenset(names))
 
 
@@ -211,6 +227,8 @@ class _Interpreter:
             return _UNARY[type(node.op)](self.visit(node.operand))
         if isinstance(node, ast.BinOp):
             left, right = self.visit(node.left), self.visit(node.right)
+            if isinstance(node.op, ast.Mod) and not (isinstance(left, int | float) and isinstance(right, int | float)):
+                raise ExpressionError("% works on numbers only (text formatting is not allowed)")
             if isinstance(node.op, ast.Mult) and (isinstance(left, str | list | tuple)
                                                   or isinstance(right, str | list | tuple)):
                 count = right if isinstance(left, str | list | tuple) else left

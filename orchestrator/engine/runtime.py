@@ -10,11 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from string import Template
+from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent, ServiceTask
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 from ..errors import ExecutionError
@@ -264,10 +265,9 @@ class CaseRuntime:
 
     # -- moving on -------------------------------------------------------------------
     def _task(self, task_id: str):
-        from uuid import UUID
         try:
             return self.workflow.get_task_from_id(UUID(task_id))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, TaskNotFoundException):
             return None
 
     def complete_human(self, task_id: str, data: dict) -> list[Step]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
-from .expressions import ExpressionError, compile_expression, is_iso_timer_literal
+from .expressions import ExpressionError, compile_expression, is_iso_timer_literal, simple_reference
 
 
 class ScriptRefusedError(WorkflowTaskException):
@@ -34,6 +34,9 @@ class PolkuScriptEngine(PythonScriptEngine):
         text = (expression or "").strip()
         if is_iso_timer_literal(text):
             return text
+        ref = simple_reference(text)
+        if ref:  # ${reminder_at} in a timer: the value of that case-data field
+            return task.data.get(ref)
         compiled = self._cache.get(text)
         try:
             if compiled is None:

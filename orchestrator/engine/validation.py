@@ -193,10 +193,23 @@ class Checker:
                 text = (node.text or "").strip()
                 if not text:
                     self.problem(event, f"the timer's {kind} is empty", "write e.g. P3D or R/P6W")
+                elif simple_reference(text):
+                    self._check_names(event, {simple_reference(text)}, f"timer {kind}")
                 elif not is_iso_timer_literal(text):
-                    self._check_expression(event, text, f"timer {kind}")
+                    self._check_timer_expression(event, text, kind)
                 return
         self.problem(event, "the timer has no duration, date or cycle", "write e.g. P3D, R/P6W or a date")
+
+    def _check_timer_expression(self, event: etree._Element, text: str, kind: str) -> None:
+        fix = ("write an ISO-8601 duration (P3D, PT1H), a cycle (R/P6W), a date (2026-12-01T09:00), "
+               "a case-data name as ${name}, or an expression such as add_days(appointment_at, -3)")
+        try:
+            compiled = compile_expression(text)
+        except ExpressionError as exc:
+            reason = "it is JUEL" if juel_hint(text) else str(exc)
+            self.problem(event, f"timer {kind} {text!r} is neither ISO-8601 nor a valid expression ({reason})", fix)
+            return
+        self._check_names(event, compiled.names, f"timer {kind}")
 
     def _check_gateway(self, el: etree._Element, nodes: dict[str, etree._Element]) -> None:
         outgoing = [n for n in nodes.values()
