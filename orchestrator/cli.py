@@ -128,12 +128,14 @@ def user() -> None:
 @click.option("--regions", required=True, help="comma-separated region keys")
 @click.option("--password", required=True)
 @click.option("--email", default=None)
+@click.option("--organisation", default=None, help="organisation key (what a client's consent must cover)")
 @reports_errors
-def user_add(name: str, roles: str, regions: str, password: str, email: str | None) -> None:
+def user_add(name: str, roles: str, regions: str, password: str, email: str | None,
+             organisation: str | None) -> None:
     from .services import users
     env = _env()
     _upgrade(env)
-    users.add_user(env, name, password, _split(roles), _split(regions), email=email)
+    users.add_user(env, name, password, _split(roles), _split(regions), email=email, organisation=organisation)
     click.echo(f"user {name} added")
 
 

@@ -73,6 +73,13 @@ class FormValidationError(PolkuError):
     code = "invalid_form_data"
 
 
+class StepRefusedError(PolkuError):
+    """A handler refused the step a person asked for (e.g. consent does not cover a member)."""
+
+    status = 422
+    code = "step_refused"
+
+
 class RequestError(PolkuError):
     status = 400
     code = "bad_request"

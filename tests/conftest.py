@@ -72,13 +72,22 @@ def deployed(env) -> Env:
     deploy.deploy(env, None, bpmn, forms)
     users.add_region(env, "north", "Pohjoinen")
     users.add_region(env, "south", "Etelä")
-    for name, roles, regions in [
-        ("rita", ["referrer"], ["north"]), ("nina", ["nurse"], ["north"]), ("noora", ["nurse"], ["north"]),
-        ("sami", ["nurse"], ["south"]), ("dan", ["doctor"], ["north"]), ("mia", ["manager"], ["north", "south"]),
-        ("dora", ["designer"], ["north"]), ("rolf", ["referrer"], ["south"]),
-    ]:
-        users.add_user(env, name, PASSWORD, roles, regions)
+    for name, roles, regions, org in USERS:
+        users.add_user(env, name, PASSWORD, roles, regions, organisation=org)
     return env
+
+
+USERS = [
+    ("rita", ["referrer"], ["north"], "te_office"), ("nina", ["nurse"], ["north"], "health_centre"),
+    ("noora", ["nurse"], ["north"], "health_centre"), ("sami", ["nurse"], ["south"], "health_centre"),
+    ("dan", ["doctor"], ["north"], "health_centre"), ("mia", ["manager"], ["north", "south"], None),
+    ("dora", ["designer"], ["north"], None), ("rolf", ["referrer"], ["south"], "te_office"),
+    ("cora", ["coordinator"], ["north"], "social_services"), ("sofia", ["social_worker"], ["north"], "social_services"),
+    ("saku", ["social_worker"], ["north"], "social_services"), ("jori", ["job_coach"], ["north"], "ips_service"),
+    ("jenni", ["job_coach"], ["north"], "ips_service"), ("kalle", ["network_member"], ["north"], "kela"),
+    ("teija", ["network_member"], ["north"], "te_office"), ("ned", ["network_member"], ["north"], "ngo"),
+    ("jaakko", ["job_coach"], ["south"], "ips_service"),
+]
 
 
 def principal(env: Env, username: str) -> Principal:

@@ -53,7 +53,7 @@ def test_serve_on_a_new_database_has_demo_users_and_the_health_check(tmp_path):
 
         assert call("/api/login", {"username": "designer", "password": "polku-demo"})["roles"] == ["designer"]
         processes = call("/api/processes")
-        assert [p["process_id"] for p in processes] == ["unemployed_health_check"]
+        assert "unemployed_health_check" in [p["process_id"] for p in processes]
     finally:
         proc.terminate()
         output = proc.communicate(timeout=20)[0]

@@ -312,16 +312,34 @@ class CaseRuntime:
             merged.update(task.data)
         return merged
 
-    def outcome(self) -> str | None:
-        """The ``outcome`` property of the end event that ended the case (else its name)."""
+    def _final_end(self):
+        """The end event that ended the case: the last one reached that declares an outcome
+        (a side branch such as a sent reminder ends without one), else the last one reached."""
         ends = [t for t in self.workflow.get_tasks(state=TaskState.COMPLETED)
                 if isinstance(t.task_spec, EndEvent) and t.workflow is self.workflow]
         ends.sort(key=lambda t: t.last_state_change)
         for task in reversed(ends):
-            value = attrs(task.task_spec).get("properties", {}).get("outcome")
-            if value:
-                return value
-        return ends[-1].task_spec.bpmn_name if ends else None
+            if attrs(task.task_spec).get("properties", {}).get("outcome"):
+                return task
+        return ends[-1] if ends else None
+
+    def outcome(self) -> str | None:
+        """The ``outcome`` property of the final end event (``$field`` filled from the case
+        data, e.g. ``$employment_type``), else its name."""
+        end = self._final_end()
+        if end is None:
+            return None
+        value = attrs(end.task_spec).get("properties", {}).get("outcome")
+        if value:
+            return render(value, dict(end.data)) or None
+        return end.task_spec.bpmn_name or end.task_spec.bpmn_id
+
+    def handover_to(self) -> str | None:
+        """The pathway the final end event hands the client over to (``handover_to``), if any."""
+        end = self._final_end()
+        if end is None:
+            return None
+        return (attrs(end.task_spec).get("properties", {}).get("handover_to") or "").strip() or None
 
     def current_steps(self, humans: list[HumanTask] | None = None, calls: list[ServiceCall] | None = None,
                       timers: list[Timer] | None = None) -> list[str]:

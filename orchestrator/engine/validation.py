@@ -25,7 +25,8 @@ BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 SPIFF_NS = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
 NS = {"bpmn": BPMN[1:-1], "camunda": C[1:-1]}
 # Case data every process has, whatever its forms: set by Polku when a case starts.
-SYSTEM_VARIABLES = frozenset({"client_ref", "region", "case_id", "pathway", "started_by"})
+SYSTEM_VARIABLES = frozenset({"client_ref", "region", "pathway", "started_by", "completed_by",
+                              "handed_over_from"})
 RESERVED_IDS = {"Start", "End", "Root"}
 HUMAN_TAGS = ("userTask", "manualTask")
 

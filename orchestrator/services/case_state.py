@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..engine import serializer
 from ..engine.runtime import MAX_SERVICE_ROUNDS, CaseRuntime, ServiceCall, Step
-from ..errors import ConflictError, ExecutionError
+from ..errors import ConflictError, ExecutionError, PolkuError, Problem, StepRefusedError
 from ..store.models import (
     Case,
     Document,
@@ -32,7 +32,8 @@ from ..store.models import (
 )
 from ..store.uow import UnitOfWork
 from .env import Env
-from .handler_api import HandlerContext, HandlerError
+from . import consent
+from .handler_api import HandlerContext, HandlerError, HandlerRefusal, UserInfo
 from .models_cache import model_for_version
 
 log = logging.getLogger("polku.handlers")
@@ -130,7 +131,7 @@ def _run_service_tasks(env: Env, session: Session, writes: StepWrites, case: Cas
         if not calls:
             return failing
         for call in calls:
-            result = run_handler(env, session, case, call, now, writes=writes)
+            result = run_handler(env, session, case, call, now, writes=writes, actor=actor)
             if result is None:
                 failing.add(call.task_id)
                 continue
@@ -140,25 +141,61 @@ def _run_service_tasks(env: Env, session: Session, writes: StepWrites, case: Cas
                          "the model loops through service tasks without waiting for anyone")
 
 
+class SessionDirectory:
+    """The handler ``Directory`` answered from this unit of work's session."""
+
+    def __init__(self, session: Session, case: Case, now: datetime):
+        self.session, self.case, self.now = session, case, now
+
+    def users_with_role(self, role: str) -> list[UserInfo]:
+        ids = self.session.scalars(
+            sa.select(User.id).join(UserRole, UserRole.user_id == User.id)
+            .join(UserRegion, UserRegion.user_id == User.id)
+            .where(UserRole.role == role, UserRegion.region_key == self.case.region, User.active.is_(True))
+            .order_by(User.username))
+        return [self._info(self.session.get(User, i)) for i in ids]
+
+    def user(self, username: str) -> UserInfo | None:
+        user = self.session.scalar(sa.select(User).where(User.username == username, User.active.is_(True)))
+        return self._info(user) if user is not None else None
+
+    def consent_covers(self, organisation: str | None) -> bool:
+        return consent.covers(self.session, self.case.client_ref, organisation, self.now)
+
+    @staticmethod
+    def _info(user: User) -> UserInfo:
+        return UserInfo(user.username, user.email, user.organisation, frozenset(user.role_keys),
+                        frozenset(user.region_keys))
+
+
 def run_handler(env: Env, session: Session, case: Case, call: ServiceCall, now: datetime,
-                retrying: bool = False, writes: StepWrites | None = None) -> dict | None:
+                retrying: bool = False, writes: StepWrites | None = None, actor: str = "system") -> dict | None:
     """Call the topic's handler; write its effects, or park an incident and return None.
 
     ``retrying`` (a step that failed before) makes the effects idempotent: messages already
     queued under the same key are not queued again, and the open incident is resolved.
+    A ``HandlerRefusal`` on a step a person caused (``actor`` not "system") is raised to them
+    as a 422 and nothing of the step is saved.
     """
     handler = env.handlers.get(call.topic)
+    directory = SessionDirectory(session, case, now)
     ctx = HandlerContext(
         case_id=case.id, pathway=case.pathway, region=case.region, client_ref=case.client_ref,
         started_by=case.started_by, element_id=call.element_id, task_id=call.task_id,
-        params=dict(call.params), data=dict(call.data), now=now,
-        users_with_role=lambda role: _users_with_role(session, role, case.region))
+        params=dict(call.params), data=dict(call.data), now=now, directory=directory)
     try:
         if handler is None:
             raise HandlerError(f"no handler is registered for topic {call.topic!r}")
         result = handler(ctx) or {}
         if not isinstance(result, dict):
             raise HandlerError(f"handler for {call.topic!r} returned {type(result).__name__}, not a dict")
+        _enforce_consent(ctx, directory)
+    except HandlerRefusal as exc:
+        if actor != "system":
+            raise StepRefusedError(f"{call.name}: {exc}", [Problem(str(exc), element_id=call.element_id,
+                                                                   field=exc.field)]) from None
+        _open_incident(session, case, call, f"refused: {exc}", now, retrying)
+        return None
     except Exception as exc:  # noqa: BLE001 - any handler failure becomes an incident, never a lost step
         if not isinstance(exc, HandlerError):
             log.exception("handler %s failed on case %s step %s", call.topic, case.id, call.element_id)
@@ -175,10 +212,11 @@ def run_handler(env: Env, session: Session, case: Case, call: ServiceCall, now: 
         writes.add(OutboxMessage, case_id=case.id, idempotency_key=key, channel=msg.channel,
                    recipient=msg.recipient, subject=msg.subject, body=msg.body,
                    shares_client_data=msg.shares_client_data, status="pending", attempts=0,
-                   next_attempt_at=now, created_at=now)
+                   next_attempt_at=now, created_at=now, lease_until=None, last_error=None, sent_at=None)
         writes.add(Event, case_id=case.id, at=now, actor="system", kind="message_queued",
                    element_id=call.element_id, task_id=call.task_id,
-                   details={"recipient": msg.recipient, "channel": msg.channel, "subject": msg.subject})
+                   details={"recipient": msg.recipient, "channel": msg.channel, "subject": msg.subject,
+                            "shares_client_data": msg.shares_client_data})
     for doc in ctx.documents:
         latest = session.scalar(sa.select(sa.func.max(Document.version)).where(
             Document.case_id == case.id, Document.kind == doc.kind)) or 0
@@ -188,6 +226,13 @@ def run_handler(env: Env, session: Session, case: Case, call: ServiceCall, now: 
         writes.add(Event, case_id=case.id, at=now, actor="system", kind="document_saved",
                    element_id=call.element_id, task_id=call.task_id,
                    details={"kind": doc.kind, "version": latest + 1})
+    for c in ctx.consents:
+        try:
+            consent.add_consent(session, case, c.organisations, c.given_by, consent.end_of_day(c.valid_until),
+                                actor, now)
+        except PolkuError as exc:
+            raise StepRefusedError(f"{call.name}: {exc.message}", [Problem(exc.message, element_id=call.element_id)]
+                                   ) from None
     if own_writes:
         writes.flush(session)
     if retrying:
@@ -195,6 +240,21 @@ def run_handler(env: Env, session: Session, case: Case, call: ServiceCall, now: 
             Incident.case_id == case.id, Incident.task_id == call.task_id, Incident.resolved_at.is_(None))
             .values(resolved_at=now))
     return result
+
+
+def _enforce_consent(ctx: HandlerContext, directory: SessionDirectory) -> None:
+    """The system's own check, whatever the handler did: client data goes to a person only if
+    the client's valid consent covers that person's organisation. Otherwise nothing is sent."""
+    refused = []
+    for msg in ctx.messages:
+        if not msg.shares_client_data or msg.username is None:
+            continue
+        user = directory.user(msg.username)
+        org = user.organisation if user else None
+        if not directory.consent_covers(org):
+            refused.append(f"{msg.username} ({org or 'no organisation'})")
+    if refused:
+        raise HandlerError("nothing was sent: the client's consent does not cover " + ", ".join(refused))
 
 
 def _open_incident(session: Session, case: Case, call: ServiceCall, message: str, now: datetime,
@@ -210,15 +270,6 @@ def _open_incident(session: Session, case: Case, call: ServiceCall, message: str
                              topic=call.topic, message=message, attempts=1, created_at=now))
     session.add(Event(case_id=case.id, at=now, actor="system", kind="incident",
                       element_id=call.element_id, task_id=call.task_id, details={"message": message}))
-
-
-def _users_with_role(session: Session, role: str, region: str) -> list[tuple[str, str | None]]:
-    rows = session.execute(
-        sa.select(User.username, User.email).join(UserRole, UserRole.user_id == User.id)
-        .join(UserRegion, UserRegion.user_id == User.id)
-        .where(UserRole.role == role, UserRegion.region_key == region, User.active.is_(True))
-        .order_by(User.username))
-    return [(r.username, r.email) for r in rows]
 
 
 def _sync_task_index(session: Session, writes: StepWrites, case: Case, runtime: CaseRuntime,

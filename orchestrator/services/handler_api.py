@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
+from typing import Protocol
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,7 +19,38 @@ Handler = Callable[["HandlerContext"], "dict | None"]
 
 
 class HandlerError(Exception):
-    """Raise from a handler to report a problem in words staff can act on."""
+    """Raise from a handler to report a problem in words staff can act on (becomes an incident)."""
+
+
+class HandlerRefusal(Exception):
+    """Raise when the step must not happen as asked (e.g. no consent for an invited member).
+
+    If a person's action caused the step, their action is refused with this message (HTTP 422,
+    nothing saved) so they can correct it; on a timer or other system path it becomes an incident.
+    """
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    username: str
+    email: str | None
+    organisation: str | None
+    roles: frozenset[str]
+    regions: frozenset[str]
+
+
+class Directory(Protocol):
+    """Look-ups a handler may make; the service layer answers them from the database."""
+
+    def users_with_role(self, role: str) -> list[UserInfo]: ...
+
+    def user(self, username: str) -> UserInfo | None: ...
+
+    def consent_covers(self, organisation: str | None) -> bool: ...
 
 
 @dataclass
@@ -28,12 +60,20 @@ class OutgoingMessage:
     subject: str
     body: str
     shares_client_data: bool = False
+    username: str | None = None  # set for staff recipients: the system checks their organisation
 
 
 @dataclass
 class NewDocument:
     kind: str
     content: dict
+
+
+@dataclass
+class NewConsent:
+    organisations: list[str]
+    given_by: str
+    valid_until: str | None
 
 
 @dataclass
@@ -48,16 +88,27 @@ class HandlerContext:
     params: dict
     data: dict
     now: datetime
-    users_with_role: Callable[[str], list[tuple[str, str | None]]]
+    directory: Directory
     messages: list[OutgoingMessage] = field(default_factory=list)
     documents: list[NewDocument] = field(default_factory=list)
+    consents: list[NewConsent] = field(default_factory=list)
 
-    def send(self, recipient: str, subject: str, body: str, *, channel: str = "internal",
-             shares_client_data: bool = False) -> None:
-        self.messages.append(OutgoingMessage(recipient, channel, subject, body, shares_client_data))
+    def users_with_role(self, role: str) -> list[UserInfo]:
+        return self.directory.users_with_role(role)
+
+    def send_to_user(self, user: UserInfo, subject: str, body: str, *, channel: str = "email",
+                     shares_client_data: bool = False) -> None:
+        self.messages.append(OutgoingMessage(user.email or f"user:{user.username}", channel, subject, body,
+                                             shares_client_data, user.username))
+
+    def send_to_client(self, subject: str, body: str, *, channel: str = "letter") -> None:
+        self.messages.append(OutgoingMessage(f"client:{self.client_ref}", channel, subject, body))
 
     def save_document(self, kind: str, content: dict) -> None:
         self.documents.append(NewDocument(kind, content))
+
+    def record_consent(self, organisations: list[str], given_by: str, valid_until: str | None) -> None:
+        self.consents.append(NewConsent(organisations, given_by, valid_until))
 
 
 class HandlerRegistry:

@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..errors import AuthenticationError, ConflictError, NotFoundError, RequestError
+from ..organisations import ORGANISATIONS
 from ..roles import ROLES
 from ..store.models import ApiToken, Region, User, UserRegion, UserRole
 from .env import Env
@@ -39,8 +40,10 @@ def list_regions(env: Env) -> list[dict]:
 
 
 def add_user(env: Env, username: str, password: str, roles: list[str], regions: list[str],
-             display_name: str = "", email: str | None = None) -> None:
+             display_name: str = "", email: str | None = None, organisation: str | None = None) -> None:
     _check_roles(roles)
+    if organisation is not None and organisation not in ORGANISATIONS:
+        raise RequestError(f"unknown organisation {organisation!r}; known: {', '.join(ORGANISATIONS)}")
     if len(password) < 8:
         raise RequestError("the password must be at least 8 characters")
     with env.uow() as uow:
@@ -50,7 +53,7 @@ def add_user(env: Env, username: str, password: str, roles: list[str], regions: 
             raise NotFoundError(f"unknown region(s) {', '.join(missing)}; add them with 'region add'")
         if s.scalar(sa.select(User.id).where(User.username == username)) is not None:
             raise ConflictError(f"user {username!r} exists already")
-        s.add(User(username=username, display_name=display_name or username, email=email,
+        s.add(User(username=username, display_name=display_name or username, email=email, organisation=organisation,
                    password_hash=_hasher.hash(password), active=True, created_at=env.now(),
                    roles=[UserRole(role=r) for r in dict.fromkeys(roles)],
                    regions=[UserRegion(region_key=g) for g in dict.fromkeys(regions)]))

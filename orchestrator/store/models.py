@@ -57,6 +57,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(sa.String(200))
     active: Mapped[bool] = mapped_column(default=True)
     language: Mapped[str] = mapped_column(sa.String(5), default="fi")
+    organisation: Mapped[str | None] = mapped_column(sa.String(40))
     created_at: Mapped[datetime] = mapped_column(UTC)
     roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     regions: Mapped[list[UserRegion]] = relationship(cascade="all, delete-orphan", lazy="selectin")
@@ -251,3 +252,30 @@ class Document(Base):
     created_at: Mapped[datetime] = mapped_column(UTC)
     created_by: Mapped[str] = mapped_column(sa.String(80))
     element_id: Mapped[str | None] = mapped_column(sa.String(100))
+
+
+class Consent(Base):
+    """A client's consent to multi-agency work (Kela Y100 or equivalent), per client."""
+
+    __tablename__ = "consents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_ref: Mapped[str] = mapped_column(sa.String(100), index=True)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id", ondelete="SET NULL"))
+    organisations: Mapped[list] = mapped_column(sa.JSON)
+    given_by: Mapped[str] = mapped_column(sa.String(200))
+    given_at: Mapped[datetime] = mapped_column(UTC)
+    valid_until: Mapped[datetime | None] = mapped_column(UTC)
+    recorded_by: Mapped[str] = mapped_column(sa.String(80))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTC)
+    withdrawn_by: Mapped[str | None] = mapped_column(sa.String(80))
+
+
+class CaseLink(Base):
+    """One case handed the client over to another (one contact, no bouncing)."""
+
+    __tablename__ = "case_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    to_case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(20), default="handover")
+    created_at: Mapped[datetime] = mapped_column(UTC)

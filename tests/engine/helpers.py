@@ -14,7 +14,7 @@ from orchestrator.errors import DeploymentError, Problem
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 HEALTH_CHECK = ROOT / "processes" / "unemployed_health_check.bpmn"
-TOPICS = ("notify", "record")
+TOPICS = ("notify", "record", "consent", "invite")
 
 HEADER = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'

@@ -275,7 +275,7 @@ def test_service_task_without_external_topic_is_refused_with_the_topics():
     assert problem.element_id == "Task_1"
     assert problem.line == line_of(xml, 'id="Task_1"')
     assert problem.message == "a service task needs an external topic"
-    assert problem.fix == 'set camunda:type="external" camunda:topic to one of: notify, record'
+    assert problem.fix == 'set camunda:type="external" camunda:topic to one of: consent, invite, notify, record'
 
 
 def test_service_task_with_an_unregistered_topic_is_refused():

@@ -48,7 +48,9 @@ def ids(steps) -> list[str]:
 
 
 def started(model, **data) -> CaseRuntime:
+    """A started case past its first step, the (service-layer) recording of the consent."""
     rt, _ = CaseRuntime.start(model, {**REFERRAL, **data})
+    rt.complete_service(service(rt, "Task_SaveConsent").task_id, None)
     return rt
 
 
@@ -70,9 +72,13 @@ def checked(model, check: dict, **data) -> tuple[CaseRuntime, list]:
 
 # -- start and the first steps -----------------------------------------------------------------
 
-def test_start_notifies_the_nurses_with_the_client_ref_in_the_message(model):
+def test_start_records_consent_then_notifies_the_nurses_with_the_client_ref_in_the_message(model):
     rt, steps = CaseRuntime.start(model, REFERRAL)
     assert ids(steps) == ["StartEvent_Referral"]
+    consent = service(rt, "Task_SaveConsent")
+    assert consent.topic == "consent"
+    assert consent.params == {"given": "consent_to_summary", "organisation_keys": "referrer"}
+    rt.complete_service(consent.task_id, None)
     call = service(rt, "Task_NotifyNurses")
     assert call.topic == "notify"
     assert call.params["to_role"] == "nurse"

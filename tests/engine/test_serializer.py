@@ -25,7 +25,11 @@ def model():
 
 
 def parked_at_service_task(model) -> BpmnWorkflow:
+    """A health check parked at Task_NotifyNurses (its consent step already done)."""
     rt, _ = CaseRuntime.start(model, {"client_ref": "AS-1", "urgency": "normal"})
+    (consent,) = rt.workflow.get_tasks(state=TaskState.STARTED)
+    consent.complete()
+    rt.workflow.do_engine_steps()
     (task,) = rt.workflow.get_tasks(state=TaskState.STARTED)
     assert type(task.task_spec) is ServiceTask
     return rt.workflow

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 11:48:32.616375
+Create Date: 2026-11-23 11:56:26.526039
 
 """
 
@@ -57,6 +57,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=200), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("language", sa.String(length=5), nullable=False),
+        sa.Column("organisation", sa.String(length=40), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
@@ -152,6 +153,45 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("access_log", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_access_log_client_ref"), ["client_ref"], unique=False)
+
+    op.create_table(
+        "case_links",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("from_case_id", sa.Integer(), nullable=False),
+        sa.Column("to_case_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["from_case_id"], ["cases.id"], name=op.f("fk_case_links_from_case_id_cases"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["to_case_id"], ["cases.id"], name=op.f("fk_case_links_to_case_id_cases"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_links")),
+    )
+    with op.batch_alter_table("case_links", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_case_links_from_case_id"), ["from_case_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_case_links_to_case_id"), ["to_case_id"], unique=False)
+
+    op.create_table(
+        "consents",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("client_ref", sa.String(length=100), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=True),
+        sa.Column("organisations", sa.JSON(), nullable=False),
+        sa.Column("given_by", sa.String(length=200), nullable=False),
+        sa.Column("given_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("valid_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("recorded_by", sa.String(length=80), nullable=False),
+        sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("withdrawn_by", sa.String(length=80), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_consents_case_id_cases"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_consents")),
+    )
+    with op.batch_alter_table("consents", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_consents_client_ref"), ["client_ref"], unique=False)
 
     op.create_table(
         "documents",
@@ -325,6 +365,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_documents_case_id"))
 
     op.drop_table("documents")
+    with op.batch_alter_table("consents", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_consents_client_ref"))
+
+    op.drop_table("consents")
+    with op.batch_alter_table("case_links", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_case_links_to_case_id"))
+        batch_op.drop_index(batch_op.f("ix_case_links_from_case_id"))
+
+    op.drop_table("case_links")
     with op.batch_alter_table("access_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_access_log_client_ref"))
 
