@@ -37,6 +37,7 @@ class FormField:
     subtype: str | None = None
     options: tuple[str, ...] = ()
     decimal_digits: int | None = None
+    kind: str | None = None  # "username": the server checks the user exists (properties.polku)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class FormSchema:
     @property
     def keys(self) -> frozenset[str]:
         return frozenset(f.key for f in self.fields)
+
+    def username_fields(self) -> list[str]:
+        return [f.key for f in self.fields if f.kind == "username"]
 
     def validate(self, data: object, *, partial: bool = False) -> dict:
         """Return the cleaned values, or raise ``FormValidationError`` listing every bad field.
@@ -237,6 +241,7 @@ def _collect(components: list, out: list[FormField], problems: list[Problem], fi
             pattern=validate.get("pattern") or None,
             subtype=comp.get("subtype") or ("datetime" if ctype == "datetime" else None),
             options=options, decimal_digits=_opt_int(comp.get("decimalDigits")),
+            kind=(comp.get("properties") or {}).get("polku") if isinstance(comp.get("properties"), dict) else None,
         ))
 
 

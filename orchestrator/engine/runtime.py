@@ -32,7 +32,8 @@ from .expressions import (
 from .parser import attrs
 from .script_engine import SCRIPT_ENGINE
 
-MAX_SERVICE_ROUNDS = 200  # service task → handler → next service task … a loop beyond this is a model bug
+MAX_SERVICE_ROUNDS = 200
+CLIENT_LEAD = "client_lead"  # role key and case-data field of the asiakasvastaava  # service task → handler → next service task … a loop beyond this is a model bug
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,9 @@ class CaseRuntime:
             role = groups[0] if groups else (element.role if element else None)
             try:
                 assignee = _value(a.get("assignee"), data, literal_ok=True)
+                if assignee in (None, "") and role == CLIENT_LEAD:
+                    # the one named professional of the case, not everyone with the role
+                    assignee = data.get(CLIENT_LEAD)
                 due = _iso_to_due(_value(a.get("due_date"), data, literal_ok=False), now)
                 follow = _iso_to_due(_value(a.get("follow_up_date"), data, literal_ok=False), now)
             except (ExpressionError, ValueError) as exc:
@@ -297,6 +301,11 @@ class CaseRuntime:
     def fire_timers(self) -> list[Step]:
         self._guard(self.workflow.refresh_timers)
         return self.run()
+
+    def set_data(self, values: dict) -> None:
+        """Change case data where the case now waits (what later steps inherit)."""
+        for task in self.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+            task.data.update(values)
 
     # -- state -----------------------------------------------------------------------
     @property

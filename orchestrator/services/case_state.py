@@ -31,8 +31,8 @@ from ..store.models import (
     UserRole,
 )
 from ..store.uow import UnitOfWork
-from .env import Env
 from . import consent
+from .env import Env
 from .handler_api import HandlerContext, HandlerError, HandlerRefusal, UserInfo
 from .models_cache import model_for_version
 
@@ -88,12 +88,17 @@ def save_progress(env: Env, uow: UnitOfWork, case: Case, runtime: CaseRuntime, a
     values = {"state": runtime.dumps(), "serializer_version": serializer.SERIALIZER_VERSION,
               "library_version": serializer.LIBRARY, "updated_at": now,
               "current_steps": runtime.current_steps(humans, calls, timers), "has_incident": bool(failing)}
+    handover = None
     if runtime.completed and case.status != "completed":
         values.update(status="completed", ended_at=now, outcome=runtime.outcome())
         writes.add(Event, case_id=case.id, at=now, actor=actor, kind="case_completed",
                    element_id=None, task_id=None, details={"outcome": values["outcome"]})
+        handover = runtime.handover_to()
     _update_case_row(session, case, values)
     writes.flush(session)
+    if handover:
+        from .handover import hand_over  # handover starts a case, which saves through here
+        hand_over(env, uow, case, runtime.data(), handover, actor, now)
     runtime.mark_persisted(humans, timers)
     case_id, version_no, runtime_ref = case.id, case.version_no, runtime
     uow.after_commit(lambda: env.workflows.put(case_id, version_no, runtime_ref))

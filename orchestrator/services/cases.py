@@ -1,14 +1,40 @@
 """Use cases on whole cases: start, read (logged), list, retry an incident."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..engine import serializer
-from ..engine.runtime import CaseRuntime
-from ..errors import ConflictError, NotFoundError, PermissionDeniedError, RequestError
-from ..store.models import AccessLog, Case, Document, Event, Incident, ProcessVersion, Region, Task
+from ..engine.deployment import ProcessModel
+from ..engine.forms import FormSchema
+from ..engine.runtime import CLIENT_LEAD, CaseRuntime
+from ..errors import (
+    ConflictError,
+    FormValidationError,
+    NotFoundError,
+    PermissionDeniedError,
+    Problem,
+    RequestError,
+)
+from ..store.models import (
+    AccessLog,
+    Case,
+    CaseLink,
+    Consent,
+    Document,
+    Event,
+    Incident,
+    OutboxMessage,
+    ProcessVersion,
+    Region,
+    Task,
+    User,
+)
+from ..store.uow import UnitOfWork
 from .case_state import load_runtime, run_handler, save_progress, step_events
+from .consent import consent_row
 from .env import Env
 from .models_cache import model_for_version
 from .principal import Principal
@@ -21,6 +47,44 @@ def latest_version(session: Session, pathway: str) -> ProcessVersion:
         known = sorted(set(session.scalars(sa.select(ProcessVersion.process_id))))
         raise NotFoundError(f"no pathway {pathway!r} is deployed; deployed: {', '.join(known) or 'none'}")
     return row
+
+
+def check_user_fields(session: Session, form: FormSchema | None, values: dict, region: str) -> None:
+    """Fields marked ``properties.polku = username`` must name an active user of the region."""
+    if form is None:
+        return
+    problems = []
+    for key in form.username_fields():
+        name = values.get(key)
+        if not name:
+            continue
+        user = session.scalar(sa.select(User).where(User.username == name, User.active.is_(True)))
+        if user is None or region not in user.region_keys:
+            problems.append(Problem(f"{name!r} is not a user in region {region}", field=key))
+    if problems:
+        raise FormValidationError("some named people are not users of this region", problems)
+
+
+def open_case(env: Env, uow: UnitOfWork, version: ProcessVersion, model: ProcessModel, region: str,
+              client_ref: str, data: dict, started_by: str, now: datetime, actor: str,
+              events: list[dict] | None = None) -> Case:
+    """Create the case row and run the new workflow to its first waits (one unit of work)."""
+    s = uow.session
+    initial = {**data, "client_ref": client_ref, "region": region, "pathway": model.process_id,
+               "started_by": started_by}
+    runtime, steps = CaseRuntime.start(model, initial)
+    case = Case(pathway=model.process_id, process_version_id=version.id, region=region, client_ref=client_ref,
+                status="active", started_by=started_by, started_at=now, updated_at=now,
+                library_version=serializer.LIBRARY, serializer_version=serializer.SERIALIZER_VERSION,
+                state="", current_steps=[], version_no=1, has_incident=False)
+    s.add(case)
+    s.flush()
+    started = {"case_id": case.id, "at": now, "actor": actor, "kind": "case_started", "element_id": None,
+               "task_id": None, "details": {"pathway": model.process_id, "version": version.version,
+                                            **({"handed_over_from": data["handed_over_from"]}
+                                               if data.get("handed_over_from") else {})}}
+    save_progress(env, uow, case, runtime, actor, steps, now, events=[started, *(events or [])])
+    return case
 
 
 def start_case(env: Env, actor: Principal, pathway: str, region: str, data: dict | None,
@@ -39,21 +103,11 @@ def start_case(env: Env, actor: Principal, pathway: str, region: str, data: dict
             raise PermissionDeniedError(f"starting {pathway!r} needs the role {start_role!r}")
         form = model.start_form
         cleaned = form.validate(data or {}) if form else dict(data or {})
+        check_user_fields(s, form, cleaned, region)
         ref = (client_ref or cleaned.get("client_ref") or "").strip()
         if not ref:
             raise RequestError("client_ref is required: the pseudonymous client reference of the case")
-        cleaned["client_ref"] = ref
-        initial = {**cleaned, "region": region, "pathway": pathway, "started_by": actor.username}
-        runtime, steps = CaseRuntime.start(model, initial)
-        case = Case(pathway=pathway, process_version_id=version.id, region=region, client_ref=ref,
-                    status="active", started_by=actor.username, started_at=now, updated_at=now,
-                    library_version=serializer.LIBRARY, serializer_version=serializer.SERIALIZER_VERSION,
-                    state="", current_steps=[])
-        s.add(case)
-        s.flush()
-        s.add(Event(case_id=case.id, at=now, actor=actor.username, kind="case_started",
-                    details={"pathway": pathway, "version": version.version}))
-        save_progress(env, uow, case, runtime, actor.username, steps, now)
+        case = open_case(env, uow, version, model, region, ref, cleaned, actor.username, now, actor.username)
         uow.commit()
         return case_summary(case, version.version)
 
@@ -70,11 +124,17 @@ def pathway_roles(env: Env, session: Session, case: Case) -> set[str]:
     return {e.role for e in model.elements.values() if e.role}
 
 
-def _visible_case(env: Env, s: Session, actor: Principal, case_id: int) -> Case:
+def visible_case(env: Env, s: Session, actor: Principal, case_id: int) -> Case:
+    """The case, if the actor may see its client data: a client-facing role the pathway uses in
+    the case's region, or a person named on one of its tasks (e.g. the client lead)."""
     case = s.get(Case, case_id)
-    if case is None or not actor.may_see_case(case, pathway_roles(env, s, case)):
-        raise NotFoundError(f"case {case_id} not found")  # no hint whether it exists elsewhere
-    return case
+    if case is not None and actor.may_see_case(case, pathway_roles(env, s, case)):
+        return case
+    if case is not None and actor.client_roles and s.scalar(sa.select(Task.id).where(
+            Task.case_id == case.id, sa.or_(Task.assignee == actor.username,
+                                            Task.completed_by == actor.username)).limit(1)):
+        return case
+    raise NotFoundError(f"case {case_id} not found")  # no hint whether it exists elsewhere
 
 
 def get_case(env: Env, actor: Principal, case_id: int, reason: str = "") -> dict:
@@ -82,7 +142,7 @@ def get_case(env: Env, actor: Principal, case_id: int, reason: str = "") -> dict
     now = env.now()
     with env.uow() as uow:
         s = uow.session
-        case = _visible_case(env, s, actor, case_id)
+        case = visible_case(env, s, actor, case_id)
         version = s.get(ProcessVersion, case.process_version_id)
         model = model_for_version(env, s, case.process_version_id)
         runtime = load_runtime(env, s, case)
@@ -102,6 +162,20 @@ def get_case(env: Env, actor: Principal, case_id: int, reason: str = "") -> dict
         result["incidents"] = [{"id": i.id, "element_id": i.element_id, "topic": i.topic, "message": i.message,
                                 "attempts": i.attempts, "created_at": i.created_at} for i in s.scalars(
             sa.select(Incident).where(Incident.case_id == case.id, Incident.resolved_at.is_(None)))]
+        result["consents"] = [consent_row(c, now) for c in s.scalars(
+            sa.select(Consent).where(Consent.client_ref == case.client_ref).order_by(Consent.id))]
+        result["links"] = [{"kind": link.kind, "direction": "to" if link.from_case_id == case.id else "from",
+                            "case_id": link.to_case_id if link.from_case_id == case.id else link.from_case_id,
+                            "pathway": other.pathway, "status": other.status, "at": link.created_at}
+                           for link, other in s.execute(
+            sa.select(CaseLink, Case).join(Case, sa.or_(
+                sa.and_(CaseLink.from_case_id == case.id, Case.id == CaseLink.to_case_id),
+                sa.and_(CaseLink.to_case_id == case.id, Case.id == CaseLink.from_case_id)))
+            .order_by(CaseLink.id))]
+        result["outbox"] = [{"recipient": m.recipient, "subject": m.subject, "status": m.status,
+                             "shares_client_data": m.shares_client_data, "created_at": m.created_at}
+                            for m in s.scalars(sa.select(OutboxMessage).where(OutboxMessage.case_id == case.id)
+                                               .order_by(OutboxMessage.id))]
         s.add(AccessLog(at=now, username=actor.username, case_id=case.id, client_ref=case.client_ref,
                         action="read_case", reason=reason[:300]))
         uow.commit()
@@ -131,7 +205,7 @@ def retry_incidents(env: Env, actor: Principal, case_id: int) -> dict:
     now = env.now()
     with env.uow() as uow:
         s = uow.session
-        case = _visible_case(env, s, actor, case_id)
+        case = visible_case(env, s, actor, case_id)
         incidents = list(s.scalars(sa.select(Incident).where(Incident.case_id == case.id,
                                                              Incident.resolved_at.is_(None))))
         if not incidents:
@@ -153,3 +227,39 @@ def retry_incidents(env: Env, actor: Principal, case_id: int) -> dict:
         save_progress(env, uow, case, runtime, actor.username, [], now)
         uow.commit()
         return case_summary(case)
+
+
+def change_client_lead(env: Env, actor: Principal, case_id: int, username: str, reason: str = "") -> dict:
+    """Hand the case to a new client lead ("saattaen vaihtaen"): open client-lead tasks move to
+    them, later ones go to them, and the change is recorded and announced to the new lead."""
+    now = env.now()
+    with env.uow() as uow:
+        s = uow.session
+        case = visible_case(env, s, actor, case_id)
+        runtime = load_runtime(env, s, case)
+        current = runtime.data().get(CLIENT_LEAD)
+        if actor.username != current and not actor.has("coordinator"):
+            raise PermissionDeniedError("only the current client lead or a coordinator can change the client lead")
+        if case.status != "active":
+            raise ConflictError("the case is closed")
+        new = s.scalar(sa.select(User).where(User.username == username, User.active.is_(True)))
+        if new is None or case.region not in new.region_keys:
+            raise FormValidationError("the new client lead is not a user of this region",
+                                      [Problem(f"{username!r} is not a user in region {case.region}", field="username")])
+        if username == current:
+            raise ConflictError(f"{username} is already the client lead")
+        runtime.set_data({CLIENT_LEAD: username})
+        moved = s.execute(sa.update(Task).where(Task.case_id == case.id, Task.status == "open",
+                                                Task.role == CLIENT_LEAD).values(assignee=username)).rowcount
+        changed = {"case_id": case.id, "at": now, "actor": actor.username, "kind": "client_lead_changed",
+                   "element_id": None, "task_id": None,
+                   "details": {"from": current, "to": username, "reason": reason[:300], "tasks_moved": moved}}
+        s.add(OutboxMessage(case_id=case.id, idempotency_key=f"case:{case.id}:client_lead:{username}:{now.timestamp()}",
+                            channel="email", recipient=new.email or f"user:{username}",
+                            subject="Sinut on nimetty asiakasvastaavaksi",
+                            body=f"Asiakkuus {case.client_ref} siirtyi sinulle ({actor.username}): {reason}",
+                            shares_client_data=False, status="pending", attempts=0, next_attempt_at=now,
+                            created_at=now))
+        save_progress(env, uow, case, runtime, actor.username, [], now, events=[changed])
+        uow.commit()
+        return {**case_summary(case), "client_lead": username, "tasks_moved": moved}

@@ -11,9 +11,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
-from typing import Protocol
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 Handler = Callable[["HandlerContext"], "dict | None"]
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from ..errors import ConflictError, NotFoundError, PermissionDeniedError, RequestError
 from ..store.models import AccessLog, Case, Event, Task
 from .case_state import load_runtime, save_progress
-from .cases import case_summary
+from .cases import case_summary, check_user_fields
 from .env import Env
 from .models_cache import model_for_version
 from .principal import Principal
@@ -173,6 +173,7 @@ def complete(env: Env, actor: Principal, task_id: str, data: dict | None,
         cleaned = form.validate(data or {}) if form else {}
         if not form and data:
             raise RequestError("this step has no form; send no data")
+        check_user_fields(s, form, cleaned, case.region)
         done = s.execute(sa.update(Task).where(
             Task.id == task_id, Task.status == "open",
             sa.or_(Task.assignee.is_(None), Task.assignee == actor.username))
@@ -181,7 +182,8 @@ def complete(env: Env, actor: Principal, task_id: str, data: dict | None,
         if done.rowcount != 1:
             raise ConflictError("someone else claimed or completed this task just now")
         runtime = load_runtime(env, s, case)
-        steps = runtime.complete_human(task.engine_task_id, cleaned)
+        # completed_by lets a diagram keep "the coach who met the client" (outputParameter)
+        steps = runtime.complete_human(task.engine_task_id, {**cleaned, "completed_by": actor.username})
         completed = {"case_id": case.id, "at": now, "actor": actor.username, "kind": "task_completed",
                      "element_id": task.element_id, "task_id": task.id,
                      "details": {"name": task.name, "fields": sorted(cleaned)}}

@@ -5,9 +5,16 @@ from flask import Blueprint, Response, jsonify, request
 from flask_login import login_required
 
 from ..errors import RequestError
-from ..services import cases, deploy, stats, tasks
+from ..services import cases, consent, deploy, stats, tasks
 from .auth import env, principal
-from .schemas import CompleteTaskSchema, DeploySchema, StartCaseSchema, TaskQuerySchema
+from .schemas import (
+    ClientLeadSchema,
+    CompleteTaskSchema,
+    ConsentSchema,
+    DeploySchema,
+    StartCaseSchema,
+    TaskQuerySchema,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -70,6 +77,25 @@ def get_case(case_id: int):
 @bp.post("/cases/<int:case_id>/retry")
 def retry(case_id: int):
     return jsonify(cases.retry_incidents(env(), principal(), case_id))
+
+
+@bp.post("/cases/<int:case_id>/consents")
+def record_consent(case_id: int):
+    body = ConsentSchema().load(_json_body())
+    result = consent.record_consent(env(), principal(), case_id, body["organisations"], body["given_by"],
+                                    body.get("valid_until"))
+    return jsonify(result), 201
+
+
+@bp.post("/cases/<int:case_id>/consents/<int:consent_id>/withdraw")
+def withdraw_consent(case_id: int, consent_id: int):
+    return jsonify(consent.withdraw(env(), principal(), case_id, consent_id))
+
+
+@bp.post("/cases/<int:case_id>/client-lead")
+def change_client_lead(case_id: int):
+    body = ClientLeadSchema().load(_json_body())
+    return jsonify(cases.change_client_lead(env(), principal(), case_id, body["username"], body.get("reason", "")))
 
 
 # -- tasks -----------------------------------------------------------------------------

@@ -49,3 +49,20 @@ class DeploySchema(Schema):
         unknown = RAISE
 
     files = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class ConsentSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    organisations = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    given_by = fields.String(load_default="asiakas", validate=validate.Length(max=200))
+    valid_until = fields.Date()
+
+
+class ClientLeadSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    username = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    reason = fields.String(load_default="", validate=validate.Length(max=300))
