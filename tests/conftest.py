@@ -128,3 +128,14 @@ def _cheap_password_hashing():
     user_service._DUMMY_HASH = user_service._hasher.hash("not a password")
     yield
     user_service._hasher = original
+
+
+@pytest.fixture
+def token_client_for(app, deployed):
+    """A client authenticated by bearer token (no session cookie, so the clock can jump months)."""
+    def make(username: str):
+        token = users.create_token(deployed, username)
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        return client
+    return make
