@@ -59,7 +59,8 @@ from orchestrator.web import create_app  # noqa: E402
 PATHWAY = "unemployed_health_check"
 REGION = "north"
 PASSWORD = "bench-password-1"
-USERS = [("rita", ["referrer"]), ("nina", ["nurse"]), ("noora", ["nurse"]), ("dan", ["doctor"])]
+USERS = [("rita", ["referrer"], "te_office"), ("nina", ["nurse"], "health_centre"),
+         ("noora", ["nurse"], "health_centre"), ("dan", ["doctor"], "health_centre")]
 MODES = ("raw", "service", "api")
 LABELS = {"raw": "raw SpiffWorkflow", "service": "Polku service", "api": "Polku HTTP API"}
 
@@ -207,8 +208,8 @@ def _polku_env(url: str, workdir: Path, mode: str) -> Env:
     bpmn, forms = deploy.collect_files([str(ROOT / "processes"), str(ROOT / "forms")])
     deploy.deploy(env, None, bpmn, forms)
     users.add_region(env, REGION, "Pohjoinen")
-    for name, roles in USERS:
-        users.add_user(env, name, PASSWORD, roles, [REGION])
+    for name, roles, organisation in USERS:
+        users.add_user(env, name, PASSWORD, roles, [REGION], organisation=organisation)
     return env
 
 

@@ -46,6 +46,10 @@ def _fire_case(env: Env, case_id: int) -> bool:
             return False
         runtime = load_runtime(env, s, case)
         steps = runtime.fire_timers()
+        if not steps:
+            # SpiffWorkflow fires strictly after the deadline: at the very instant, nothing moves
+            # yet; the row stays and the next round fires it. The runtime is not put back.
+            return False
         for row in due:
             s.add(Event(case_id=case.id, at=now, actor="system", kind="timer_fired",
                         element_id=row.element_id, task_id=row.task_id, details={"due_at": row.due_at.isoformat()}))
