@@ -39,6 +39,7 @@ def cli(ctx: click.Context) -> None:
     """Polku — BPMN service-pathway orchestrator. Without a command: serve."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("spiff").setLevel(logging.WARNING)  # it logs every task state change at INFO
     if ctx.invoked_subcommand is None:
         ctx.invoke(serve)
 
@@ -61,6 +62,7 @@ def serve(host: str, port: int, no_demo: bool, no_worker: bool) -> None:
     _deploy_folders(env)
     if not no_demo and demo.is_empty(env):
         rows = demo.seed(env)
+        _demo_cases(env, DEMO_CASES_ON_FIRST_START)
         click.echo(f"\nDemo users (password '{demo.DEMO_PASSWORD}'):")
         for username, role, regions in rows:
             click.echo(f"  {username:16} {role:16} {regions}")
@@ -68,6 +70,43 @@ def serve(host: str, port: int, no_demo: bool, no_worker: bool) -> None:
         start_in_thread(env, float(app.config["WORKER_INTERVAL_SECONDS"]))
     click.echo(f"\nPolku serving on http://{host}:{port}  (database: {env.engine.url.render_as_string()})\n")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+DEMO_CASES_ON_FIRST_START = 24
+
+
+def _demo_cases(env, count: int, seed_value: int = 2026) -> None:
+    from rich.progress import Progress
+
+    from . import demo
+    with Progress(transient=False) as bar:
+        job = bar.add_task("demo cases", total=count)
+        made = demo.create_cases(env, count, seed_value, progress=lambda: bar.advance(job))
+    for (pathway, status), n in sorted(made.items()):
+        click.echo(f"  {pathway:28} {status:12} {n}")
+
+
+@cli.command(name="demo")
+@click.option("--cases", "count", default=40, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--seed", "seed_value", default=2026, show_default=True, type=int)
+@reports_errors
+def demo_cmd(count: int, seed_value: int) -> None:
+    """Create COUNT realistic cases over the four pathways and six regions (real services)."""
+    from . import demo
+    env = _env()
+    _upgrade(env)
+    _deploy_folders(env)
+    if demo.is_empty(env):
+        demo.seed(env)
+    elif users_missing(env):
+        raise click.UsageError("this database has users but not the demo staff; run demo on a new database")
+    _demo_cases(env, count, seed_value)
+
+
+def users_missing(env) -> bool:
+    from . import demo
+    from .services import users
+    return users.principal_for(env, demo.username("referrer", "pohjoinen")) is None
 
 
 def _deploy_folders(env) -> None:

@@ -108,9 +108,10 @@ class ConflictError(PolkuError):
 
 
 class ExecutionError(PolkuError):
-    """The engine could not run a step (e.g. a gateway with no matching condition)."""
+    """The engine could not run a step (e.g. a gateway with no matching condition): the data
+    given leads nowhere, so the request is refused and nothing is saved."""
 
-    status = 409
+    status = 422
     code = "execution_error"
 
     def __init__(self, message: str, task_trace: list[str] | None = None, problems: list[Problem] | None = None):

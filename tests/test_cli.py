@@ -66,3 +66,22 @@ def test_unknown_role_or_region_is_refused_with_the_valid_choices(run):
     assert r.exit_code == 1 and "nurse" in r.output
     r = run("user", "add", "x", "--roles", "nurse", "--regions", "mars", "--password", "long-enough")
     assert r.exit_code == 1 and "mars" in r.output
+
+
+def test_demo_creates_cases_over_pathways_and_regions_through_the_services(run, tmp_path):
+    r = run("demo", "--cases", "12")
+    assert r.exit_code == 0, r.output
+    assert "demo cases" in r.output
+    import sqlalchemy as sa
+
+    from orchestrator.store.db import make_engine
+    engine = make_engine(f"sqlite:///{tmp_path / 'cli.sqlite'}")
+    with engine.connect() as conn:
+        per_pathway = dict(conn.execute(sa.text("SELECT pathway, count(*) FROM cases GROUP BY pathway")).all())
+        regions = conn.execute(sa.text("SELECT count(DISTINCT region) FROM cases")).scalar()
+        started = conn.execute(sa.text("SELECT count(*) FROM events WHERE kind = 'case_started'")).scalar()
+        handovers = conn.execute(sa.text("SELECT count(*) FROM case_links")).scalar()
+    engine.dispose()
+    assert sum(per_pathway.values()) == 12 + handovers  # handed-over clients get a new case
+    assert len(per_pathway) >= 3 and regions >= 2
+    assert started == sum(per_pathway.values())  # every case went through the real start service

@@ -54,8 +54,14 @@ def test_serve_on_a_new_database_has_demo_users_and_the_health_check(tmp_path):
         assert call("/api/login", {"username": "designer", "password": "polku-demo"})["roles"] == ["designer"]
         processes = call("/api/processes")
         assert "unemployed_health_check" in [p["process_id"] for p in processes]
+        call("/api/logout", {})
+        call("/api/login", {"username": "manager", "password": "polku-demo"})
+        stats = call("/api/stats/unemployed_health_check")
+        assert stats["cases"]["active"] + stats["cases"]["completed"] > 0  # a living system, not empty
     finally:
         proc.terminate()
         output = proc.communicate(timeout=20)[0]
     assert "Demo users (password 'polku-demo')" in output
-    assert "nurse-north" in output and "deployed: unemployed_health_check version 1" in output
+    assert "deployed: unemployed_health_check version 1" in output
+    assert "(and <user>-<region> in each region)" in output
+    assert "unemployed_health_check" in output.split("demo cases", 1)[1]

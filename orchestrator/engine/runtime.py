@@ -210,7 +210,7 @@ class CaseRuntime:
             trace = list(getattr(exc, "task_trace", []) or ([where] if where else []))
             message = str(exc).rstrip(". ")
             if "No conditions satisfied" in message or "no outgoing" in message.lower():
-                message = f"no outgoing flow of {where} matches the case data"
+                message = _no_way_on(spec, task)
             raise ExecutionError(f"{where + ': ' if where else ''}{message}", trace) from None
         except ExpressionError as exc:
             raise ExecutionError(str(exc)) from None
@@ -362,6 +362,24 @@ class CaseRuntime:
         steps = [t.element_id for t in humans] + [c.element_id for c in calls]
         steps += [t.element_id for t in timers if not t.boundary]
         return list(dict.fromkeys(steps))
+
+
+def _no_way_on(spec, task) -> str:
+    """Why a gateway found no way on, in words a user can act on: which fields it reads."""
+    name = getattr(spec, "bpmn_name", None) or getattr(spec, "bpmn_id", "a gateway")
+    names: set[str] = set()
+    for condition, _target in getattr(spec, "cond_task_specs", []) or []:
+        source = condition.args[0] if getattr(condition, "args", None) else condition
+        try:
+            names |= compile_expression(str(source)).names
+        except ExpressionError:
+            continue
+    data = dict(task.data) if task is not None else {}
+    empty = sorted(n for n in names if data.get(n) in (None, "", []))
+    if empty:
+        return f"'{name}' cannot decide how to continue: {', '.join(empty)} is empty — fill it in"
+    values = ", ".join(f"{n} = {data.get(n)!r}" for n in sorted(names))
+    return f"'{name}' cannot decide how to continue: none of its conditions holds ({values})"
 
 
 def _output_value(text: str, data: dict) -> object:

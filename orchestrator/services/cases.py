@@ -112,6 +112,11 @@ def start_case(env: Env, actor: Principal, pathway: str, region: str, data: dict
         return case_summary(case, version.version)
 
 
+def start_form_of(env: Env, pathway: str) -> FormSchema | None:
+    with env.uow() as uow:
+        return model_for_version(env, uow.session, latest_version(uow.session, pathway).id).start_form
+
+
 def case_summary(case: Case, version: int | None = None) -> dict:
     return {"id": case.id, "pathway": case.pathway, "version": version, "region": case.region,
             "client_ref": case.client_ref, "status": case.status, "current_steps": list(case.current_steps),

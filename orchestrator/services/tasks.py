@@ -190,3 +190,21 @@ def complete(env: Env, actor: Principal, task_id: str, data: dict | None,
         save_progress(env, uow, case, runtime, actor.username, steps[1:], now, events=[completed])
         uow.commit()
         return case_summary(case)
+
+
+def open_for_case(env: Env, case_id: int) -> list[dict]:
+    """Open tasks of one case, unscoped: for operator tools (demo data, the CLI), never the web."""
+    with env.uow() as uow:
+        return [task_row(t) for t in uow.session.scalars(
+            sa.select(Task).where(Task.case_id == case_id, Task.status == "open").order_by(Task.created_at))]
+
+
+def form_of(env: Env, task_id: str):
+    """The form schema of a task (or None), for operator tools."""
+    with env.uow() as uow:
+        s = uow.session
+        task = s.get(Task, task_id)
+        if task is None or not task.form_id:
+            return None
+        case = s.get(Case, task.case_id)
+        return model_for_version(env, s, case.process_version_id).forms.get(task.form_id)

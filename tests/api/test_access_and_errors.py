@@ -223,3 +223,15 @@ def test_inbox_pages_and_sorts_by_due_date(client_for, deployed):
     assert len(rest) == 1
     with deployed.uow() as uow:
         assert uow.session.scalar(sa.select(sa.func.count()).select_from(Task)) == 5
+
+
+def test_a_decision_left_empty_is_refused_with_words_the_nurse_can_act_on(client_for):
+    rita, nina = client_for("rita"), client_for("nina")
+    c = start(rita)
+    do(nina, c["id"], "Task_BookAppointment", BOOKING)
+    do(nina, c["id"], "Task_PreQuestionnaire", PRE)
+    task = open_task(nina, c["id"], "Task_HealthCheck")
+    r = nina.post(f"/api/tasks/{task['id']}/complete", json={"data": {"attendance": "attended"}})
+    assert r.status_code == 422
+    assert "decision is empty" in r.get_json()["message"]
+    assert open_task(nina, c["id"], "Task_HealthCheck")["status"] == "open"
