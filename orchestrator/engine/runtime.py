@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from string import Template
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent, ServiceTask
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -188,7 +189,8 @@ class CaseRuntime:
                 parent = parent.parent
             if oldest is None:
                 continue
-            alive = [t for t in oldest if t.has_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED)]
+            alive = [t for t in oldest if t.has_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+                     and not _finished_side_branch_join(t)]
             if any(t is not task and not t.is_descendant_of(task) for t in alive):
                 continue
             data = task.data
@@ -340,7 +342,12 @@ class CaseRuntime:
             return None
         value = attrs(end.task_spec).get("properties", {}).get("outcome")
         if value:
-            return render(value, dict(end.data)) or None
+            try:  # strict: an unfilled $field gives no outcome text, not the literal placeholder
+                filled = Template(value).substitute({k: "" if v is None else v for k, v in end.data.items()})
+            except (KeyError, ValueError):
+                filled = ""
+            if filled.strip():
+                return filled.strip()
         return end.task_spec.bpmn_name or end.task_spec.bpmn_id
 
     def handover_to(self) -> str | None:
@@ -362,6 +369,12 @@ class CaseRuntime:
         steps = [t.element_id for t in humans] + [c.element_id for c in calls]
         steps += [t.element_id for t in timers if not t.boundary]
         return list(dict.fromkeys(steps))
+
+
+def _finished_side_branch_join(task) -> bool:
+    """The process's own end join, waiting because a side branch (an overdue alert, a reminder)
+    ended while the main path goes on: structural bookkeeping, not work anyone is doing."""
+    return isinstance(task.task_spec, _EndJoin) and task.has_state(TaskState.WAITING)
 
 
 def _no_way_on(spec, task) -> str:
