@@ -6,6 +6,7 @@ with time-machine).
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -193,7 +194,11 @@ class CaseRuntime:
                      and not _finished_side_branch_join(t)]
             if any(t is not task and not t.is_descendant_of(task) for t in alive):
                 continue
-            data = task.data
+            data = copy.deepcopy(task.data)
+            # SpiffWorkflow merges a task's parent data over its own whenever it updates the task
+            # (and a waiting timer is updated on every refresh), so the rewound instance's parent
+            # must hold the current values too, or values changed inside the loop would revert.
+            oldest.parent.data.update(copy.deepcopy(data))
             dropped = self._guard(lambda o=oldest, d=data: self.workflow.reset_from_task_id(o.id, data=d))
             # SpiffWorkflow 3.2.0 leaves dropped waiting events registered in the event manager,
             # and the next refresh_timers() then updates an orphan task (parent None).

@@ -78,3 +78,27 @@ def test_an_outcome_field_left_empty_falls_back_to_the_end_events_name():
         rt.fire_timers()
         human(rt, "Task_FollowUp", {"progress": "x", "need_continues": "no"})
     assert rt.completed and rt.outcome() == "Asiakkuus päättyi"
+
+
+def test_values_changed_inside_the_loop_survive_the_rewinds():
+    """The client lead changes and the score moves on: later follow-ups must see the new values."""
+    model = network_model()
+    with time_machine.travel(datetime(2027, 1, 4, 8, tzinfo=UTC), tick=False) as clock:
+        rt, _ = CaseRuntime.start(model, {"client_ref": "L", "need_description": "x", "urgency": "normal"})
+        settle(rt)
+        human(rt, "Task_RecordConsent", {"consent_given": "yes", "consent_organisations": ["kela"]})
+        human(rt, "Task_ContactRequest", {"request_summary": "x"})
+        human(rt, "Task_Consultation", {"consultation_outcome": "network_needed"})
+        human(rt, "Task_InviteNetwork", {"network_members": "kalle", "meeting_at": "2027-01-20T10:00"})
+        human(rt, "Task_NetworkMeeting", {"joint_plan": "x", "client_lead": "sofia", "followup_interval": "P6W",
+                                          "workability_score": 2})
+        for loop in range(5):
+            clock.shift(timedelta(weeks=6, seconds=1))
+            rt.fire_timers()
+            (follow_up,) = [t for t in rt.human_tasks(datetime.now(UTC)) if t.element_id == "Task_FollowUp"]
+            assert follow_up.assignee == ("sofia" if loop < 2 else "saku")
+            assert follow_up.data["workability_score"] == 2 + loop
+            if loop == 1:
+                rt.set_data({"client_lead": "saku"})
+            human(rt, "Task_FollowUp", {"progress": "x", "need_continues": "yes", "workability_score": 3 + loop})
+            rt = CaseRuntime.load(model, rt.dumps())
