@@ -48,12 +48,13 @@ def test_doctor_branch_with_consent_ends_done_and_sends_summary_to_referrer(clie
     # the doctor sees the assessment in the doctor inbox; the nurse no longer has anything open
     assert open_task(dan, c["id"], "Task_DoctorAssessment")["role"] == "doctor"
     assert nina.get("/api/tasks?scope=role").get_json()["total"] == 0
-    result = do(dan, c["id"], "Task_DoctorAssessment", {"doctor_outcome": "network", "statement": "Osatyökykyinen."})
+    result = do(dan, c["id"], "Task_DoctorAssessment", {"doctor_outcome": "kela_rehabilitation",
+                                                        "statement": "Kelan kuntoutus."})
     assert result["status"] == "completed" and result["outcome"] == "done"
 
     summary = [d for d in documents(deployed, c["id"]) if d.kind == "health_check_summary"]
     assert len(summary) == 1
-    assert summary[0].content["doctor_outcome"] == "network"
+    assert summary[0].content["doctor_outcome"] == "kela_rehabilitation"
     assert summary[0].content["workability_score"] == 4
     shared = [m for m in messages(deployed, c["id"]) if m.shares_client_data]
     assert [m.recipient for m in shared] == ["user:rita"]
@@ -78,14 +79,34 @@ def test_fit_for_work_without_consent_records_summary_but_shares_nothing(client_
     assert not any(m.shares_client_data for m in messages(deployed, c["id"]))
 
 
-def test_refer_to_network_skips_the_doctor(client_for, deployed):
-    rita, nina = client_for("rita"), client_for("nina")
+def test_refer_to_network_skips_the_doctor_and_hands_the_client_over(client_for, deployed):
+    rita, nina, cora = client_for("rita"), client_for("nina"), client_for("cora")
     c = start(rita)
     do(nina, c["id"], "Task_BookAppointment", BOOKING)
     do(nina, c["id"], "Task_PreQuestionnaire", PRE)
     result = do(nina, c["id"], "Task_HealthCheck", {"attendance": "attended", "decision": "refer_network"})
-    assert result["status"] == "completed"
+    assert result["status"] == "completed" and result["outcome"] == "handed_over"
     assert documents(deployed, c["id"])[0].content["decision"] == "refer_network"
+    (link,) = case(nina, c["id"])["links"]
+    assert link["pathway"] == "work_ability_network"
+    # the network case starts at the referrer's consent step, for the same client and region
+    new = case(rita, link["case_id"])
+    assert (new["client_ref"], new["region"], new["current_steps"]) == ("AS-1001", "north", ["Task_RecordConsent"])
+    assert new["data"]["urgency"] == "normal"  # what the next pathway's start form declares is carried
+    assert cora.get("/api/tasks?scope=role").get_json()["total"] == 0  # no one is bounced to coordination yet
+
+
+def test_doctor_finds_partial_work_ability_and_hands_over_to_social_rehabilitation(client_for, deployed):
+    rita, nina, dan, sofia = client_for("rita"), client_for("nina"), client_for("dan"), client_for("sofia")
+    c = start(rita)
+    do(nina, c["id"], "Task_BookAppointment", BOOKING)
+    do(nina, c["id"], "Task_PreQuestionnaire", PRE)
+    do(nina, c["id"], "Task_HealthCheck", {"attendance": "attended", "decision": "doctor_needed"})
+    result = do(dan, c["id"], "Task_DoctorAssessment", {"doctor_outcome": "social_rehabilitation", "statement": "x"})
+    assert result["outcome"] == "handed_over"
+    (link,) = case(dan, c["id"])["links"]
+    assert link["pathway"] == "social_rehabilitation"
+    assert open_task(sofia, link["case_id"], "Task_ServiceNeedAssessment")
 
 
 def test_one_no_show_is_rebooked_and_the_second_visit_counts(client_for, deployed):

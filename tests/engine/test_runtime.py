@@ -267,7 +267,8 @@ def test_without_consent_no_summary_is_sent(model):
     rt, _ = checked(model, {"attendance": "attended", "decision": "refer_network"}, consent_to_summary=False)
     rt.complete_service(service(rt, "Task_RecordSummary").task_id, None)
     assert rt.service_calls() == []
-    assert rt.completed and rt.outcome() == "done"
+    assert rt.completed and rt.outcome() == "handed_over"
+    assert rt.handover_to() == "work_ability_network"
 
 
 def test_doctor_needed_goes_to_the_doctor_with_a_fourteen_day_due_date(model):
