@@ -178,6 +178,51 @@ def user_add(name: str, roles: str, regions: str, password: str, email: str | No
     click.echo(f"user {name} added")
 
 
+@user.command("set-roles")
+@click.argument("name")
+@click.option("--roles", default=None, help="comma-separated role keys (replaces the current ones)")
+@click.option("--regions", default=None, help="comma-separated region keys (replaces the current ones)")
+@reports_errors
+def user_set_roles(name: str, roles: str | None, regions: str | None) -> None:
+    from .services import users
+    if roles is None and regions is None:
+        raise click.UsageError("give --roles and/or --regions")
+    users.set_roles(_env(), name, _split(roles) if roles is not None else None,
+                    _split(regions) if regions is not None else None)
+    click.echo(f"user {name} updated")
+
+
+@user.command("disable")
+@click.argument("name")
+@reports_errors
+def user_disable(name: str) -> None:
+    from .services import users
+    users.set_active(_env(), name, False)
+    click.echo(f"user {name} disabled")
+
+
+@user.command("enable")
+@click.argument("name")
+@reports_errors
+def user_enable(name: str) -> None:
+    from .services import users
+    users.set_active(_env(), name, True)
+    click.echo(f"user {name} enabled")
+
+
+@cli.command("access-report")
+@click.argument("client_ref")
+@reports_errors
+def access_report(client_ref: str) -> None:
+    """Who has read the client's data and when (Client Data Act 703/2023)."""
+    from .services.access import access_report as report
+    rows = report(_env(), client_ref)
+    click.echo(f"Access to the data of client {client_ref}: {len(rows)} event(s)")
+    for r in rows:
+        click.echo(f"{r['at']:%Y-%m-%d %H:%M:%S}  {r['username']:16} case {r['case_id'] or '-':>5} "
+                   f"{(r['pathway'] or ''):26} {r['action']:14} {r['reason']}")
+
+
 @cli.command()
 @click.argument("username")
 @reports_errors

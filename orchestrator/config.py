@@ -21,6 +21,7 @@ class Config:
     SMTP_PORT = 25
     SMTP_SENDER = "polku@localhost"
     WORKER_INTERVAL_SECONDS = 1.0
+    SESSION_IDLE_MINUTES = 30
 
 
 class TestConfig(Config):

@@ -138,7 +138,8 @@ def create_cases(env: Env, count: int, seed_value: int = 2026, progress=None) ->
     pathways = [p for p in PATHWAYS if p in deployed]
     who: dict[str, Principal] = {}
     made: Counter = Counter()
-    regions = list(REGIONS)
+    # every other case in the central team, so the printed demo users have work waiting
+    regions = [r for other in list(REGIONS)[1:] for r in ("keski", other)]
     for i in range(count):
         pathway, region = pathways[i % len(pathways)], regions[(i // len(pathways)) % len(regions)]
         referrer = _principal(env, username("referrer", region), who)

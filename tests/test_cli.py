@@ -85,3 +85,33 @@ def test_demo_creates_cases_over_pathways_and_regions_through_the_services(run, 
     assert sum(per_pathway.values()) == 12 + handovers  # handed-over clients get a new case
     assert len(per_pathway) >= 3 and regions >= 2
     assert started == sum(per_pathway.values())  # every case went through the real start service
+
+
+def test_operator_changes_roles_disables_and_prints_the_access_report(run, tmp_path):
+    run("db", "upgrade")
+    run("deploy", str(ROOT / "processes"), str(ROOT / "forms"))
+    run("region", "add", "north", "Pohjoinen")
+    run("user", "add", "rita", "--roles", "referrer", "--regions", "north", "--password", "long-enough",
+        "--organisation", "te_office")
+    run("user", "add", "nina", "--roles", "nurse", "--regions", "north", "--password", "long-enough")
+    assert run("user", "set-roles", "nina", "--roles", "nurse,doctor").exit_code == 0
+    assert run("user", "set-roles", "nina").exit_code == 2
+    assert run("user", "disable", "nobody").exit_code == 1
+    from orchestrator.services import cases, tasks, users
+    from orchestrator.services.env import Settings, bootstrap
+    env = bootstrap(f"sqlite:///{tmp_path / 'cli.sqlite'}", Settings(outbox_log_path=str(tmp_path / "o.log")))
+    nina = users.principal_for(env, "nina")
+    assert nina.roles == {"nurse", "doctor"}
+    case = cases.start_case(env, users.principal_for(env, "rita"), "unemployed_health_check", "north", {
+        "client_ref": "AS-77", "referral_source": "te_office", "urgency": "normal", "reason": "x"})
+    task = tasks.list_tasks(env, nina, tasks.TaskQuery())["items"][0]
+    tasks.get_task(env, nina, task["id"])
+    cases.get_case(env, nina, case["id"], "terveystarkastus")
+    report = run("access-report", "AS-77")
+    assert report.exit_code == 0
+    lines = report.output.strip().splitlines()
+    assert lines[0] == "Access to the data of client AS-77: 2 event(s)"
+    assert "nina" in lines[1] and "open_task" in lines[1] and "nina" in lines[2] and "terveystarkastus" in lines[2]
+    assert run("user", "disable", "nina").exit_code == 0
+    assert users.principal_for(env, "nina") is None  # a disabled account cannot act
+    env.engine.dispose()

@@ -13,7 +13,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from ..errors import DeploymentError, Problem
 from .forms import FormSchema, parse_form
-from .parser import PolkuParser, attrs
+from .parser import C, PolkuParser, attrs
 from .validation import BPMN, Checker, lane_roles
 from .xml_safety import DEFAULT_MAX_BYTES, parse_xml
 
@@ -48,6 +48,9 @@ class ProcessModel:
     subprocess_specs: dict = field(repr=False, default_factory=dict)
     elements: dict[str, Element] = field(default_factory=dict)
     start_form_id: str | None = None
+    # case-data fields the process marks listable (process property polku.listable): copied
+    # into the task index so inboxes can show and filter them without loading a workflow
+    listable: tuple[str, ...] = ()
 
     @property
     def start_form(self) -> FormSchema | None:
@@ -168,7 +171,14 @@ def _model(pid, process, spec, subprocess_specs, text, filename, forms) -> Proce
             if type(ts).__name__ == "StartEvent":
                 start_form = fid
     return ProcessModel(pid, process.get("name") or pid, text, filename, used_forms, spec,
-                        subprocess_specs, elements, start_form)
+                        subprocess_specs, elements, start_form, process_listable(process))
+
+
+def process_listable(process: etree._Element) -> tuple[str, ...]:
+    for prop in process.iterfind(f"{BPMN}extensionElements/{C}properties/{C}property"):
+        if prop.get("name") == "polku.listable":
+            return tuple(v.strip() for v in (prop.get("value") or "").split(",") if v.strip())
+    return ()
 
 
 def _line_of(root: etree._Element, element_id: str | None) -> int | None:

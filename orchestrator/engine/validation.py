@@ -108,6 +108,10 @@ class Checker:
             known |= set(camunda_attributes(el)["outputs"])
         self.known = known
 
+        for prop in process.iterfind(f"{BPMN}extensionElements/{C}properties/{C}property"):
+            if prop.get("name") == "polku.listable":
+                names = {v.strip() for v in (prop.get("value") or "").split(",") if v.strip()}
+                self._check_names(process, names, "polku.listable")
         bad_lanes: set[str] = set()
         for el in process.iter(*(f"{BPMN}{t}" for t in HUMAN_TAGS)):
             self._check_human_task(el, lanes, bad_lanes)

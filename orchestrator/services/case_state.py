@@ -289,7 +289,9 @@ def _sync_task_index(session: Session, writes: StepWrites, case: Case, runtime: 
                    name=h.name, role=h.role, region=case.region, client_ref=case.client_ref, assignee=h.assignee,
                    candidate_groups=list(h.candidate_groups), candidate_users=list(h.candidate_users),
                    form_id=h.form_id, status="open", created_at=now, due_at=h.due_at,
-                   follow_up_at=h.follow_up_at, claimed_at=None, completed_at=None, completed_by=None)
+                   follow_up_at=h.follow_up_at, claimed_at=None, completed_at=None, completed_by=None,
+                   delegated_by=None, draft=None, draft_by=None, draft_at=None,
+                   listed={k: h.data[k] for k in runtime.model.listable if h.data.get(k) not in (None, "", [])})
     gone = runtime.persisted_tasks - current_ids
     if gone:
         # a task completed in this step is already 'completed'; only still-open rows are cancelled

@@ -268,3 +268,26 @@ def change_client_lead(env: Env, actor: Principal, case_id: int, username: str, 
         save_progress(env, uow, case, runtime, actor.username, [], now, events=[changed])
         uow.commit()
         return {**case_summary(case), "client_lead": username, "tasks_moved": moved}
+
+
+def case_bpmn(env: Env, actor: Principal, case_id: int) -> str:
+    """The diagram of the version the case runs on."""
+    with env.uow() as uow:
+        case = visible_case(env, uow.session, actor, case_id)
+        return uow.session.get(ProcessVersion, case.process_version_id).bpmn
+
+
+def get_document(env: Env, actor: Principal, case_id: int, document_id: int) -> dict:
+    """One document of a case; the opening is access-logged."""
+    now = env.now()
+    with env.uow() as uow:
+        s = uow.session
+        case = visible_case(env, s, actor, case_id)
+        doc = s.get(Document, document_id)
+        if doc is None or doc.case_id != case.id:
+            raise NotFoundError(f"document {document_id} not found on case {case_id}")
+        s.add(AccessLog(at=now, username=actor.username, case_id=case.id, client_ref=case.client_ref,
+                        action="read_document", reason=f"{doc.kind} v{doc.version}"))
+        uow.commit()
+        return {"id": doc.id, "kind": doc.kind, "version": doc.version, "content": doc.content,
+                "created_at": doc.created_at, "created_by": doc.created_by, "client_ref": case.client_ref}

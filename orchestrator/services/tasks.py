@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..errors import ConflictError, NotFoundError, PermissionDeniedError, RequestError
-from ..store.models import AccessLog, Case, Event, Task
+from ..errors import ConflictError, NotFoundError, PermissionDeniedError, PolkuError, RequestError
+from ..store.models import AccessLog, Case, Event, SavedFilter, Task
 from .case_state import load_runtime, save_progress
 from .cases import case_summary, check_user_fields
 from .env import Env
@@ -19,6 +20,9 @@ SORTS = {"due": (Task.due_at.is_(None), Task.due_at, Task.created_at),
          "created": (Task.created_at,), "-created": (Task.created_at.desc(),)}
 
 
+DUE_FILTERS = ("overdue", "today", "week")
+
+
 @dataclass(frozen=True)
 class TaskQuery:
     scope: str = "role"
@@ -27,6 +31,12 @@ class TaskQuery:
     sort: str = "due"
     limit: int = 50
     offset: int = 0
+    due: str | None = None           # overdue | today | week
+    fields: tuple[tuple[str, str], ...] = ()  # listable business fields: (key, value)
+
+    def as_dict(self) -> dict:
+        return {"scope": self.scope, "pathway": self.pathway, "step": self.element_id, "sort": self.sort,
+                "due": self.due, "fields": dict(self.fields)}
 
 
 def task_row(t: Task, now=None) -> dict:
@@ -35,7 +45,8 @@ def task_row(t: Task, now=None) -> dict:
             "assignee": t.assignee, "candidate_groups": t.candidate_groups, "form_id": t.form_id,
             "status": t.status, "created_at": t.created_at, "due_at": t.due_at,
             "overdue": bool(t.due_at and now and t.status == "open" and t.due_at < now),
-            "completed_at": t.completed_at, "completed_by": t.completed_by}
+            "completed_at": t.completed_at, "completed_by": t.completed_by, "delegated_by": t.delegated_by,
+            "listed": t.listed or {}, "has_draft": t.draft is not None}
 
 
 def list_tasks(env: Env, actor: Principal, query: TaskQuery) -> dict:
@@ -57,6 +68,13 @@ def list_tasks(env: Env, actor: Principal, query: TaskQuery) -> dict:
         cond.append(Task.pathway == query.pathway)
     if query.element_id:
         cond.append(Task.element_id == query.element_id)
+    if query.due:
+        if query.due not in DUE_FILTERS:
+            raise RequestError(f"due must be one of {', '.join(DUE_FILTERS)}")
+        horizon = {"overdue": now, "today": now + timedelta(days=1), "week": now + timedelta(days=7)}[query.due]
+        cond.append(Task.due_at < horizon)
+    for key, value in query.fields:
+        cond.append(Task.listed[key].as_string() == value)
     with env.uow() as uow:
         s = uow.session
         total = s.scalar(sa.select(sa.func.count()).select_from(Task).where(*cond))
@@ -85,6 +103,7 @@ def get_task(env: Env, actor: Principal, task_id: str) -> dict:
         result = task_row(task, now)
         result["version_no"] = case.version_no
         result["form"] = form.source if form else None
+        result["draft"] = task.draft if task.draft_by == actor.username else None
         if task.status == "open":
             runtime = load_runtime(env, s, case)
             wanted = {f.key for f in form.fields} if form else set()
@@ -208,3 +227,136 @@ def form_of(env: Env, task_id: str):
             return None
         case = s.get(Case, task.case_id)
         return model_for_version(env, s, case.process_version_id).forms.get(task.form_id)
+
+
+
+# -- working on someone else's behalf ------------------------------------------------------
+def _open_task_for_update(s: Session, actor: Principal, task_id: str) -> Task:
+    task = _task_for(s, actor, task_id)
+    _must_be_open(task)
+    return task
+
+
+def reassign(env: Env, actor: Principal, task_id: str, to_username: str, *, delegate: bool = False) -> dict:
+    """Give the task to a named colleague with the task's role in its region.
+
+    ``delegate`` keeps the actor as the one who can take it back (``take_back``)."""
+    from .users import colleagues
+    now = env.now()
+    with env.uow() as uow:
+        s = uow.session
+        task = _open_task_for_update(s, actor, task_id)
+        if task.assignee and task.assignee != actor.username and not actor.has("coordinator"):
+            raise ConflictError(f"{task.assignee} has claimed this task")
+        if to_username not in colleagues(env, task.role or "", task.region):
+            raise RequestError(f"{to_username} does not have the role {task.role} in region {task.region}")
+        done = s.execute(sa.update(Task).where(Task.id == task_id, Task.status == "open",
+                                               Task.assignee.is_not_distinct_from(task.assignee))
+                         .values(assignee=to_username, claimed_at=now,
+                                 delegated_by=actor.username if delegate else None))
+        if done.rowcount != 1:
+            raise ConflictError("someone else claimed or completed this task just now")
+        s.add(Event(case_id=task.case_id, at=now, actor=actor.username,
+                    kind="task_delegated" if delegate else "task_reassigned", element_id=task.element_id,
+                    task_id=task.id, details={"from": task.assignee, "to": to_username}))
+        uow.commit()
+        s.refresh(task)
+        return task_row(task, now)
+
+
+def take_back(env: Env, actor: Principal, task_id: str) -> dict:
+    now = env.now()
+    with env.uow() as uow:
+        s = uow.session
+        task = s.get(Task, task_id)
+        if task is None or task.delegated_by != actor.username:
+            raise NotFoundError(f"task {task_id} is not delegated by you")
+        _must_be_open(task)
+        done = s.execute(sa.update(Task).where(Task.id == task_id, Task.status == "open",
+                                               Task.delegated_by == actor.username)
+                         .values(assignee=actor.username, delegated_by=None, claimed_at=now))
+        if done.rowcount != 1:
+            raise ConflictError("the task changed just now; reload it")
+        s.add(Event(case_id=task.case_id, at=now, actor=actor.username, kind="task_taken_back",
+                    element_id=task.element_id, task_id=task.id, details={"from": task.assignee}))
+        uow.commit()
+        s.refresh(task)
+        return task_row(task, now)
+
+
+def bulk(env: Env, actor: Principal, task_ids: list[str], action: str, to_username: str | None = None) -> dict:
+    """Claim or reassign many tasks; each succeeds or fails on its own, with its reason."""
+    if action not in ("claim", "reassign"):
+        raise RequestError("action must be claim or reassign")
+    if action == "reassign" and not to_username:
+        raise RequestError("reassigning needs the colleague's user name")
+    done, failed = [], {}
+    for task_id in dict.fromkeys(task_ids):
+        try:
+            if action == "claim":
+                claim(env, actor, task_id)
+            else:
+                reassign(env, actor, task_id, to_username or "")
+            done.append(task_id)
+        except PolkuError as exc:
+            failed[task_id] = exc.message
+    return {"done": done, "failed": failed}
+
+
+def save_draft(env: Env, actor: Principal, task_id: str, data: dict) -> dict:
+    """Keep what was typed so far (checked for types and limits, not for required fields)."""
+    now = env.now()
+    with env.uow() as uow:
+        s = uow.session
+        task = _open_task_for_update(s, actor, task_id)
+        if task.assignee and task.assignee != actor.username:
+            raise ConflictError(f"{task.assignee} has claimed this task")
+        case = s.get(Case, task.case_id)
+        model = model_for_version(env, s, case.process_version_id)
+        form = model.forms.get(task.form_id) if task.form_id else None
+        cleaned = form.validate(data, partial=True) if form else {}
+        task.draft, task.draft_by, task.draft_at = cleaned, actor.username, now
+        if not task.assignee:
+            task.assignee, task.claimed_at = actor.username, now  # a draft is the start of work: claim it
+        uow.commit()
+        return task_row(task, now)
+
+
+# -- saved filters ---------------------------------------------------------------------------
+def save_filter(env: Env, actor: Principal, name: str, query: TaskQuery, shared_role: str | None) -> dict:
+    if shared_role and shared_role not in actor.roles:
+        raise PermissionDeniedError("you can share a filter only with a role you hold")
+    if not name.strip():
+        raise RequestError("give the filter a name")
+    with env.uow() as uow:
+        row = SavedFilter(name=name.strip()[:100], owner=actor.username, shared_role=shared_role or None,
+                          query=query.as_dict(), created_at=env.now())
+        uow.session.add(row)
+        uow.commit()
+        return _filter_row(row)
+
+
+def list_filters(env: Env, actor: Principal) -> list[dict]:
+    with env.uow() as uow:
+        rows = uow.session.scalars(sa.select(SavedFilter).where(sa.or_(
+            SavedFilter.owner == actor.username, SavedFilter.shared_role.in_(actor.roles))).order_by(SavedFilter.name))
+        return [_filter_row(r) for r in rows]
+
+
+def delete_filter(env: Env, actor: Principal, filter_id: int) -> None:
+    with env.uow() as uow:
+        row = uow.session.get(SavedFilter, filter_id)
+        if row is None or row.owner != actor.username:
+            raise NotFoundError(f"filter {filter_id} not found among yours")
+        uow.session.delete(row)
+        uow.commit()
+
+
+def query_of(saved: dict) -> TaskQuery:
+    q = saved["query"]
+    return TaskQuery(scope=q.get("scope") or "role", pathway=q.get("pathway"), element_id=q.get("step"),
+                     sort=q.get("sort") or "due", due=q.get("due"), fields=tuple((q.get("fields") or {}).items()))
+
+
+def _filter_row(r: SavedFilter) -> dict:
+    return {"id": r.id, "name": r.name, "owner": r.owner, "shared_role": r.shared_role, "query": r.query}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from datetime import timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -16,6 +17,7 @@ from ..store.models import ApiToken, Region, User, UserRegion, UserRole
 from .env import Env
 from .principal import Principal
 
+LANGUAGES = ("fi", "sv", "en")
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a password")  # equalises timing for unknown user names
 
@@ -64,16 +66,100 @@ def principal_of(user: User) -> Principal:
     return Principal(user.username, frozenset(user.role_keys), frozenset(user.region_keys))
 
 
+LOCK_AFTER = 5          # failed sign-ins in a row
+LOCK_MINUTES = (1, 5, 15, 60)  # growing back-off for every further run of failures
+
+
 def authenticate(env: Env, username: str, password: str) -> Principal:
+    """Check the password; after repeated failures the account waits before the next try."""
+    now = env.now()
     with env.uow() as uow:
         user = uow.session.scalar(sa.select(User).where(User.username == username))
+        if user is not None and user.locked_until is not None and user.locked_until > now:
+            minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+            raise AuthenticationError(f"too many failed sign-ins; try again in {minutes} min")
         try:
             _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+            ok = user is not None and user.active
         except (VerificationError, InvalidHashError):
-            user = None
-        if user is None or not user.active:
+            ok = False
+        if not ok:
+            if user is not None:
+                user.failed_logins += 1
+                if user.failed_logins % LOCK_AFTER == 0:
+                    step = min(user.failed_logins // LOCK_AFTER - 1, len(LOCK_MINUTES) - 1)
+                    user.locked_until = now + timedelta(minutes=LOCK_MINUTES[step])
+                uow.commit()
             raise AuthenticationError("wrong user name or password")
+        if user.failed_logins or user.locked_until:
+            user.failed_logins, user.locked_until = 0, None
+            uow.commit()
         return principal_of(user)
+
+
+def set_roles(env: Env, username: str, roles: list[str] | None = None, regions: list[str] | None = None) -> None:
+    if roles is not None:
+        _check_roles(roles)
+    with env.uow() as uow:
+        s = uow.session
+        user = s.scalar(sa.select(User).where(User.username == username))
+        if user is None:
+            raise NotFoundError(f"no user {username!r}")
+        if roles is not None:
+            user.roles = [UserRole(role=r) for r in dict.fromkeys(roles)]
+        if regions is not None:
+            missing = [r for r in regions if s.get(Region, r) is None]
+            if missing:
+                raise NotFoundError(f"unknown region(s) {', '.join(missing)}")
+            user.regions = [UserRegion(region_key=g) for g in dict.fromkeys(regions)]
+        uow.commit()
+    forget_principal(username)
+
+
+def set_active(env: Env, username: str, active: bool) -> None:
+    with env.uow() as uow:
+        user = uow.session.scalar(sa.select(User).where(User.username == username))
+        if user is None:
+            raise NotFoundError(f"no user {username!r}")
+        user.active = active
+        if active:
+            user.failed_logins, user.locked_until = 0, None
+        uow.commit()
+    forget_principal(username)
+
+
+def set_language(env: Env, username: str, language: str) -> None:
+    if language not in LANGUAGES:
+        raise RequestError(f"language must be one of {', '.join(LANGUAGES)}")
+    with env.uow() as uow:
+        user = uow.session.scalar(sa.select(User).where(User.username == username))
+        if user is None:
+            raise NotFoundError(f"no user {username!r}")
+        user.language = language
+        uow.commit()
+
+
+def language_of(env: Env, username: str) -> str:
+    with env.uow() as uow:
+        return uow.session.scalar(sa.select(User.language).where(User.username == username)) or "fi"
+
+
+def list_users(env: Env) -> list[dict]:
+    with env.uow() as uow:
+        return [{"username": u.username, "display_name": u.display_name, "roles": sorted(u.role_keys),
+                 "regions": sorted(u.region_keys), "organisation": u.organisation, "active": u.active,
+                 "locked": bool(u.locked_until and u.locked_until > env.now())}
+                for u in uow.session.scalars(sa.select(User).order_by(User.username))]
+
+
+def colleagues(env: Env, role: str, region: str) -> list[str]:
+    """Active users who hold ``role`` in ``region`` (reassignment targets)."""
+    with env.uow() as uow:
+        return list(uow.session.scalars(
+            sa.select(User.username).join(UserRole, UserRole.user_id == User.id)
+            .join(UserRegion, UserRegion.user_id == User.id)
+            .where(UserRole.role == role, UserRegion.region_key == region, User.active.is_(True))
+            .order_by(User.username)))
 
 
 def principal_for(env: Env, username: str) -> Principal | None:

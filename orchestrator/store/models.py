@@ -58,6 +58,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     language: Mapped[str] = mapped_column(sa.String(5), default="fi")
     organisation: Mapped[str | None] = mapped_column(sa.String(40))
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTC)
     created_at: Mapped[datetime] = mapped_column(UTC)
     roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     regions: Mapped[list[UserRegion]] = relationship(cascade="all, delete-orphan", lazy="selectin")
@@ -165,6 +167,25 @@ class Task(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTC)
     completed_at: Mapped[datetime | None] = mapped_column(UTC)
     completed_by: Mapped[str | None] = mapped_column(sa.String(80))
+    # the person who delegated the task to the assignee, and may take it back
+    delegated_by: Mapped[str | None] = mapped_column(sa.String(80))
+    # business fields the process marks listable (polku.listable), copied for inbox filters
+    listed: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    draft: Mapped[dict | None] = mapped_column(sa.JSON)
+    draft_by: Mapped[str | None] = mapped_column(sa.String(80))
+    draft_at: Mapped[datetime | None] = mapped_column(UTC)
+
+
+class SavedFilter(Base):
+    """An inbox filter kept on the server, private or shared with everyone holding a role."""
+
+    __tablename__ = "saved_filters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    owner: Mapped[str] = mapped_column(sa.String(80), index=True)
+    shared_role: Mapped[str | None] = mapped_column(sa.String(40), index=True)
+    query: Mapped[dict] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(UTC)
 
 
 class Event(Base):

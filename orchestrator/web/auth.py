@@ -1,7 +1,7 @@
 """Sign-in: session cookie (Flask-Login) or ``Authorization: Bearer <token>``."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, jsonify, redirect, request, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 
 from ..errors import AuthenticationError, PermissionDeniedError
@@ -49,7 +49,9 @@ def _load_from_token(req) -> WebUser | None:
 
 @login_manager.unauthorized_handler
 def _unauthorized():
-    raise AuthenticationError("sign in first (POST /api/login) or send a bearer token")
+    if request.path.startswith("/api/"):
+        raise AuthenticationError("sign in first (POST /api/login) or send a bearer token")
+    return redirect(url_for("signin.login", next=request.full_path.rstrip("?")))
 
 
 def init_app(app: Flask) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -21,6 +21,8 @@ def error_response(status: int, code: str, message: str, details: list | dict | 
 def init_app(app: Flask) -> None:
     @app.errorhandler(PolkuError)
     def polku_error(exc: PolkuError):
+        if wants_html():
+            return render_template("error.html", status=exc.status, message=exc.message), exc.status
         return error_response(exc.status, exc.code, exc.message, exc.details())
 
     @app.errorhandler(ValidationError)
@@ -31,10 +33,19 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if wants_html():
+            return render_template("error.html", status=exc.code, message=exc.description), exc.code or 500
         code = (exc.name or "error").lower().replace(" ", "_")
         return error_response(exc.code or 500, code, exc.description or exc.name)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         log.exception("unexpected error")
+        if wants_html():
+            return render_template("error.html", status=500, message=None), 500
         return error_response(500, "internal_error", "something went wrong on our side; it has been logged")
+
+
+def wants_html() -> bool:
+    """Pages get pages, the API gets JSON."""
+    return not request.path.startswith("/api/") and request.path != "/healthz"

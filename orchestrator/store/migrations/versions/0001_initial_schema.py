@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 11:56:26.526039
+Create Date: 2026-11-23 12:15:48.683265
 
 """
 
@@ -49,6 +49,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key", name=op.f("pk_regions")),
     )
     op.create_table(
+        "saved_filters",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("owner", sa.String(length=80), nullable=False),
+        sa.Column("shared_role", sa.String(length=40), nullable=True),
+        sa.Column("query", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_saved_filters")),
+    )
+    with op.batch_alter_table("saved_filters", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_saved_filters_owner"), ["owner"], unique=False)
+        batch_op.create_index(batch_op.f("ix_saved_filters_shared_role"), ["shared_role"], unique=False)
+
+    op.create_table(
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("username", sa.String(length=80), nullable=False),
@@ -58,6 +72,8 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("language", sa.String(length=5), nullable=False),
         sa.Column("organisation", sa.String(length=40), nullable=True),
+        sa.Column("failed_logins", sa.Integer(), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
@@ -300,6 +316,11 @@ def upgrade() -> None:
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("completed_by", sa.String(length=80), nullable=True),
+        sa.Column("delegated_by", sa.String(length=80), nullable=True),
+        sa.Column("listed", sa.JSON(), nullable=False),
+        sa.Column("draft", sa.JSON(), nullable=True),
+        sa.Column("draft_by", sa.String(length=80), nullable=True),
+        sa.Column("draft_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_tasks_case_id_cases"), ondelete="CASCADE"
         ),
@@ -397,6 +418,11 @@ def downgrade() -> None:
 
     op.drop_table("api_tokens")
     op.drop_table("users")
+    with op.batch_alter_table("saved_filters", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_saved_filters_shared_role"))
+        batch_op.drop_index(batch_op.f("ix_saved_filters_owner"))
+
+    op.drop_table("saved_filters")
     op.drop_table("regions")
     with op.batch_alter_table("process_versions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_process_versions_process_id"))

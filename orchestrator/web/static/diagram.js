@@ -1,0 +1,18 @@
+// The case's BPMN diagram (bpmn-js viewer) with the steps the case waits at highlighted.
+(function () {
+  var el = document.getElementById('diagram');
+  if (!el || !window.BpmnJS) { return; }
+  var viewer = new window.BpmnJS({ container: el });
+  fetch(el.dataset.xmlUrl, { credentials: 'same-origin' })
+    .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
+    .then(function (xml) { return viewer.importXML(xml); })
+    .then(function () {
+      var canvas = viewer.get('canvas');
+      canvas.zoom('fit-viewport');
+      (el.dataset.current || '').split(',').filter(Boolean).forEach(function (id) {
+        try { canvas.addMarker(id, 'current-step'); } catch (e) { /* not drawn */ }
+      });
+      el.dataset.ready = 'true';
+    })
+    .catch(function () { el.textContent = el.dataset.error || 'The diagram could not be shown.'; });
+}());
