@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 from ..config import instance_secret, load_config
 from ..services.env import Env, Settings, bootstrap
 from . import api, auth, errors, i18n
-from .ui import admin, auth_pages, case_pages, inbox, task_pages
+from .ui import admin, auth_pages, case_pages, form_data, inbox, task_pages
 
 csrf = CSRFProtect()
 VENDOR_PACKAGES = {"bpmn-js"}
@@ -48,6 +48,8 @@ def create_app(config: dict | None = None, env: Env | None = None) -> Flask:
     app.extensions["polku"] = env or bootstrap(cfg["DATABASE_URL"], settings_from(cfg))
     errors.init_app(app)
     auth.init_app(app)
+    app.jinja_env.filters["markdown_lite"] = form_data.markdown_lite
+    app.jinja_env.filters["form_rows"] = form_data.rows
     i18n.init_app(app)
     csrf.init_app(app)
     # The JSON API is guarded differently (bearer tokens, or JSON-only writes with the cookie).

@@ -8,7 +8,7 @@ from flask_login import login_required
 from ...errors import ConflictError, ExecutionError, FormValidationError, NotFoundError, PolkuError
 from ...services import tasks
 from ..auth import env, principal
-from .form_data import components, posted_data
+from .form_data import components, defaults, posted_data
 from .helpers import flash_error, localized
 
 bp = Blueprint("task_pages", __name__)
@@ -28,8 +28,9 @@ def _render(task_id: str, values: dict | None = None, errors: dict | None = None
         flash(_("That task is not in your lists any more."), "error")
         return redirect(url_for("inbox.inbox"))
     schema = tasks.form_of(env(), task_id)
-    shown = values if values is not None else (task.get("draft") or task.get("prefill") or {})
-    return render_template("task.html", task=task, components=components(schema), values=shown,
+    items = components(schema)
+    shown = values if values is not None else {**defaults(items), **(task.get("draft") or task.get("prefill") or {})}
+    return render_template("task.html", task=task, components=items, values=shown,
                            errors=errors or {}, message=message), status
 
 
