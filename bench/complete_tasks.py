@@ -216,7 +216,7 @@ def _polku_env(url: str, workdir: Path, mode: str) -> Env:
 class ServiceMode:
     def __init__(self, url: str, workdir: Path):
         self.env = _polku_env(url, workdir, "service")
-        self.who = {name: users.principal_for(self.env, name) for name, _ in USERS}
+        self.who = {name: users.principal_for(self.env, name) for name, *_ in USERS}
 
     def run_case(self, i: int, timed: Timer) -> None:
         case = cases.start_case(self.env, self.who["rita"], PATHWAY, REGION, referral(i))
@@ -239,7 +239,7 @@ class ApiMode:
         app = create_app({"SECRET_KEY": "bench", "DATABASE_URL": "unused",
                           "OUTBOX_LOG_PATH": str(workdir / "outbox-api.log")}, env=self.env)
         self.clients = {}
-        for name, _ in USERS:
+        for name, *_ in USERS:
             client = app.test_client()
             r = client.post("/api/login", json={"username": name, "password": PASSWORD})
             check(r.status_code == 200, f"login {name}: HTTP {r.status_code} {r.get_data(as_text=True)[:200]}")
