@@ -4,30 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import sqlalchemy as sa
 import time_machine
 
 from orchestrator.services.outbox import LogBackend, deliver_outbox
 from orchestrator.services.timers import fire_due_timers
-from orchestrator.store.models import Document, OutboxMessage
 
-from .walk import BOOKING, PRE, case, do, open_task, start
+from .walk import BOOKING, PRE, case, do, documents, open_task, outbox, start
 
-
-def messages(env, case_id: int) -> list[OutboxMessage]:
-    with env.uow() as uow:
-        rows = list(uow.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.case_id == case_id)
-                                        .order_by(OutboxMessage.id)))
-        uow.session.expunge_all()
-        return rows
-
-
-def documents(env, case_id: int) -> list[Document]:
-    with env.uow() as uow:
-        rows = list(uow.session.scalars(sa.select(Document).where(Document.case_id == case_id)
-                                        .order_by(Document.id)))
-        uow.session.expunge_all()
-        return rows
+messages = outbox
 
 
 def test_doctor_branch_with_consent_ends_done_and_sends_summary_to_referrer(client_for, deployed):

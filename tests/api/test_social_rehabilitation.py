@@ -8,9 +8,9 @@ import sqlalchemy as sa
 import time_machine
 
 from orchestrator.services.timers import fire_due_timers
-from orchestrator.store.models import Document, OutboxMessage
+from orchestrator.store.models import Document
 
-from .walk import case, do, open_task
+from .walk import case, do, open_task, outbox
 
 REFERRAL = {"client_ref": "SR-7", "referral_source": "social_work", "need_description": "Pitkä kotona olo."}
 ASSESSMENT = {"assessment": "Tarvitsee säännöllisen päivärytmin.", "consent_given": "yes",
@@ -26,14 +26,6 @@ def start(client, **overrides) -> dict:
                                         "data": {**REFERRAL, **overrides}})
     assert r.status_code == 201, r.get_json()
     return r.get_json()
-
-
-def outbox(env, case_id: int) -> list[OutboxMessage]:
-    with env.uow() as uow:
-        rows = list(uow.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.case_id == case_id)
-                                        .order_by(OutboxMessage.id)))
-        uow.session.expunge_all()
-        return rows
 
 
 def review_after_three_months(env, traveller, sofia, case_id: int, review: dict) -> None:

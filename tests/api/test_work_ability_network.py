@@ -36,6 +36,16 @@ def to_invitation(rita, cora, consent: dict = CONSENT) -> dict:
     return c
 
 
+def to_first_follow_up(rita, cora, env, clock) -> dict:
+    """A network case whose plan is made and whose first follow-up is due now."""
+    c = to_invitation(rita, cora)
+    do(cora, c["id"], "Task_InviteNetwork", {"network_members": "kalle", "meeting_at": "2027-02-15T10:00"})
+    do(cora, c["id"], "Task_NetworkMeeting", MEETING)
+    clock.shift(timedelta(weeks=6, minutes=1))
+    assert fire_due_timers(env) == 1
+    return c
+
+
 def messages(env, case_id: int, subject_prefix: str) -> list[str]:
     with env.uow() as uow:
         return list(uow.session.scalars(sa.select(OutboxMessage.recipient).where(
@@ -92,11 +102,7 @@ def test_the_named_client_lead_gets_the_follow_ups_and_the_coordinator_hears_whe
 def test_handing_the_client_lead_over_moves_the_open_follow_up_and_is_recorded(token_client_for, deployed):
     rita, cora, sofia, saku, nina = (token_client_for(u) for u in ("rita", "cora", "sofia", "saku", "nina"))
     with time_machine.travel(T0, tick=False) as clock:
-        c = to_invitation(rita, cora)
-        do(cora, c["id"], "Task_InviteNetwork", {"network_members": "kalle", "meeting_at": "2027-02-15T10:00"})
-        do(cora, c["id"], "Task_NetworkMeeting", MEETING)
-        clock.shift(timedelta(weeks=6, minutes=1))
-        fire_due_timers(deployed)
+        c = to_first_follow_up(rita, cora, deployed, clock)
         assert nina.post(f"/api/cases/{c['id']}/client-lead", json={"username": "saku"}).status_code == 404
         bad = sofia.post(f"/api/cases/{c['id']}/client-lead", json={"username": "ghost"})
         assert bad.status_code == 422 and bad.get_json()["details"][0]["field"] == "username"
@@ -146,11 +152,7 @@ def test_without_consent_the_case_ends_as_no_consent(token_client_for):
 def test_closing_to_social_rehabilitation_hands_the_client_over(token_client_for, deployed):
     rita, cora, sofia = (token_client_for(u) for u in ("rita", "cora", "sofia"))
     with time_machine.travel(T0, tick=False) as clock:
-        c = to_invitation(rita, cora)
-        do(cora, c["id"], "Task_InviteNetwork", {"network_members": "kalle", "meeting_at": "2027-02-15T10:00"})
-        do(cora, c["id"], "Task_NetworkMeeting", MEETING)
-        clock.shift(timedelta(weeks=6, minutes=1))
-        fire_due_timers(deployed)
+        c = to_first_follow_up(rita, cora, deployed, clock)
         done = do(sofia, c["id"], "Task_FollowUp", {"progress": "x", "need_continues": "no",
                                                    "closure_reason": "social_rehabilitation"}, claim=False)
     assert done["outcome"] == "handed_over"

@@ -1,6 +1,10 @@
 """Staff actions through the HTTP API, as small helpers the scenarios read like prose."""
 from __future__ import annotations
 
+import sqlalchemy as sa
+
+from orchestrator.store.models import Document, OutboxMessage
+
 REFERRAL = {"client_ref": "AS-1001", "referral_source": "te_office", "urgency": "normal",
             "reason": "Pitkä työttömyys, väsymys ja selkäkipu.", "consent_to_summary": True}
 BOOKING = {"appointment_at": "2026-12-10T09:00", "location": "Keskustan terveysasema", "invitation_channel": "sms"}
@@ -47,3 +51,19 @@ def case(client, case_id: int) -> dict:
     r = client.get(f"/api/cases/{case_id}")
     assert r.status_code == 200, r.get_json()
     return r.get_json()
+
+
+def rows_of_case(env, model, case_id: int) -> list:
+    """The case's outbox messages or documents, oldest first, usable after the session closes."""
+    with env.uow() as uow:
+        rows = list(uow.session.scalars(sa.select(model).where(model.case_id == case_id).order_by(model.id)))
+        uow.session.expunge_all()
+        return rows
+
+
+def outbox(env, case_id: int) -> list[OutboxMessage]:
+    return rows_of_case(env, OutboxMessage, case_id)
+
+
+def documents(env, case_id: int) -> list[Document]:
+    return rows_of_case(env, Document, case_id)

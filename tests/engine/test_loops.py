@@ -34,15 +34,21 @@ def human(rt: CaseRuntime, element_id: str, data: dict) -> None:
     settle(rt)
 
 
+def at_network_meeting(model) -> CaseRuntime:
+    """A network case through consent, contact request, consultation and invitation."""
+    rt, _ = CaseRuntime.start(model, {"client_ref": "L", "need_description": "x", "urgency": "normal"})
+    settle(rt)
+    human(rt, "Task_RecordConsent", {"consent_given": "yes", "consent_organisations": ["kela"]})
+    human(rt, "Task_ContactRequest", {"request_summary": "x"})
+    human(rt, "Task_Consultation", {"consultation_outcome": "network_needed"})
+    human(rt, "Task_InviteNetwork", {"network_members": "kalle", "meeting_at": "2027-01-20T10:00"})
+    return rt
+
+
 def test_three_hundred_follow_ups_each_with_an_overdue_alert_stay_bounded_and_end(tmp_path):
     model = network_model()
     with time_machine.travel(datetime(2027, 1, 4, 8, tzinfo=UTC), tick=False) as clock:
-        rt, _ = CaseRuntime.start(model, {"client_ref": "L", "need_description": "x", "urgency": "normal"})
-        settle(rt)
-        human(rt, "Task_RecordConsent", {"consent_given": "yes", "consent_organisations": ["kela"]})
-        human(rt, "Task_ContactRequest", {"request_summary": "x"})
-        human(rt, "Task_Consultation", {"consultation_outcome": "network_needed"})
-        human(rt, "Task_InviteNetwork", {"network_members": "kalle", "meeting_at": "2027-01-20T10:00"})
+        rt = at_network_meeting(model)
         human(rt, "Task_NetworkMeeting", {"joint_plan": "x", "client_lead": "sofia", "followup_interval": "P6W"})
         sizes = []
         for loop in range(300):
@@ -67,12 +73,7 @@ def test_three_hundred_follow_ups_each_with_an_overdue_alert_stay_bounded_and_en
 def test_an_outcome_field_left_empty_falls_back_to_the_end_events_name():
     model = network_model()
     with time_machine.travel(datetime(2027, 1, 4, 8, tzinfo=UTC), tick=False) as clock:
-        rt, _ = CaseRuntime.start(model, {"client_ref": "L", "need_description": "x", "urgency": "normal"})
-        settle(rt)
-        human(rt, "Task_RecordConsent", {"consent_given": "yes", "consent_organisations": ["kela"]})
-        human(rt, "Task_ContactRequest", {"request_summary": "x"})
-        human(rt, "Task_Consultation", {"consultation_outcome": "network_needed"})
-        human(rt, "Task_InviteNetwork", {"network_members": "kalle", "meeting_at": "2027-01-20T10:00"})
+        rt = at_network_meeting(model)
         human(rt, "Task_NetworkMeeting", {"joint_plan": "x", "client_lead": "sofia", "followup_interval": "P8W"})
         clock.shift(timedelta(weeks=8, seconds=1))
         rt.fire_timers()
@@ -84,12 +85,7 @@ def test_values_changed_inside_the_loop_survive_the_rewinds():
     """The client lead changes and the score moves on: later follow-ups must see the new values."""
     model = network_model()
     with time_machine.travel(datetime(2027, 1, 4, 8, tzinfo=UTC), tick=False) as clock:
-        rt, _ = CaseRuntime.start(model, {"client_ref": "L", "need_description": "x", "urgency": "normal"})
-        settle(rt)
-        human(rt, "Task_RecordConsent", {"consent_given": "yes", "consent_organisations": ["kela"]})
-        human(rt, "Task_ContactRequest", {"request_summary": "x"})
-        human(rt, "Task_Consultation", {"consultation_outcome": "network_needed"})
-        human(rt, "Task_InviteNetwork", {"network_members": "kalle", "meeting_at": "2027-01-20T10:00"})
+        rt = at_network_meeting(model)
         human(rt, "Task_NetworkMeeting", {"joint_plan": "x", "client_lead": "sofia", "followup_interval": "P6W",
                                           "workability_score": 2})
         for loop in range(5):

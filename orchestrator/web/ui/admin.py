@@ -1,16 +1,15 @@
 """User administration for the admin role."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from ...errors import PolkuError
 from ...organisations import ORGANISATIONS
 from ...roles import ROLES
 from ...services import users
 from ..auth import env
-from .helpers import flash_error, requires_role
+from .helpers import requires_role, run_action
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -29,12 +28,7 @@ def user_list():
 
 
 def _done(action, message: str):
-    try:
-        action()
-        flash(message, "success")
-    except PolkuError as exc:
-        flash_error(exc)
-    return redirect(url_for("admin.user_list"))
+    return run_action(action, message, then=redirect(url_for("admin.user_list")))
 
 
 @bp.post("/users")

@@ -30,6 +30,16 @@ def back(default: str = "inbox.inbox"):
     return redirect(url_for(default))
 
 
+def run_action(action: Callable[[], object], success: str, then=None):
+    """Do one thing a person asked for; say how it went on the next page (never an error page)."""
+    try:
+        action()
+        flash(success, "success")
+    except PolkuError as exc:
+        flash_error(exc)
+    return then if then is not None else back()
+
+
 def flash_error(exc: PolkuError) -> None:
     """A conflict or refusal becomes a clear message on the page, never an error page."""
     flash(localized(exc.message), "error")

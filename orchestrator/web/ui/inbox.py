@@ -8,7 +8,7 @@ from flask_login import login_required
 from ...errors import PolkuError
 from ...services import deploy, tasks, users
 from ..auth import env, principal
-from .helpers import back, flash_error
+from .helpers import back, flash_error, run_action
 
 bp = Blueprint("inbox", __name__)
 PAGE_SIZE = 25
@@ -58,36 +58,27 @@ def inbox():
                                    for v in tasks.SCOPES})
 
 
-def _act(action, success: str):
-    try:
-        action()
-        flash(success, "success")
-    except PolkuError as exc:
-        flash_error(exc)
-    return back()
-
-
 @bp.post("/inbox/tasks/<task_id>/claim")
 def claim(task_id: str):
-    return _act(lambda: tasks.claim(env(), principal(), task_id), _("Task claimed."))
+    return run_action(lambda: tasks.claim(env(), principal(), task_id), _("Task claimed."))
 
 
 @bp.post("/inbox/tasks/<task_id>/unclaim")
 def unclaim(task_id: str):
-    return _act(lambda: tasks.unclaim(env(), principal(), task_id), _("Task returned to the shared list."))
+    return run_action(lambda: tasks.unclaim(env(), principal(), task_id), _("Task returned to the shared list."))
 
 
 @bp.post("/inbox/tasks/<task_id>/reassign")
 def reassign(task_id: str):
     to = request.form.get("to", "")
     delegate = request.form.get("delegate") == "1"
-    return _act(lambda: tasks.reassign(env(), principal(), task_id, to, delegate=delegate),
+    return run_action(lambda: tasks.reassign(env(), principal(), task_id, to, delegate=delegate),
                 _("Task delegated to %(who)s.", who=to) if delegate else _("Task given to %(who)s.", who=to))
 
 
 @bp.post("/inbox/tasks/<task_id>/take-back")
 def take_back(task_id: str):
-    return _act(lambda: tasks.take_back(env(), principal(), task_id), _("Task taken back."))
+    return run_action(lambda: tasks.take_back(env(), principal(), task_id), _("Task taken back."))
 
 
 @bp.post("/inbox/bulk")
@@ -113,7 +104,7 @@ def save_filter():
     me = principal()
     query = _query_from_post()
     role = request.form.get("shared_role") or None
-    return _act(lambda: tasks.save_filter(env(), me, request.form.get("name", ""), query, role),
+    return run_action(lambda: tasks.save_filter(env(), me, request.form.get("name", ""), query, role),
                 _("Filter saved."))
 
 
@@ -128,4 +119,4 @@ def _query_from_post() -> tasks.TaskQuery:
 
 @bp.post("/inbox/filters/<int:filter_id>/delete")
 def delete_filter(filter_id: int):
-    return _act(lambda: tasks.delete_filter(env(), principal(), filter_id), _("Filter removed."))
+    return run_action(lambda: tasks.delete_filter(env(), principal(), filter_id), _("Filter removed."))
