@@ -24,12 +24,6 @@ class Config:
     SESSION_IDLE_MINUTES = 30
 
 
-class TestConfig(Config):
-    TESTING = True
-    SECRET_KEY = "test-secret"
-    DATABASE_URL = "sqlite://"
-
-
 def load_config(overrides: dict | None = None) -> dict:
     """Defaults, then environment (``POLKU_X`` → ``X``, and ``DATABASE_URL``), then overrides."""
     cfg = {k: getattr(Config, k) for k in dir(Config) if k.isupper()}

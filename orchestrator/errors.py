@@ -5,7 +5,7 @@ response with the subclass's HTTP status; the CLI prints ``str(error)`` and exit
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)
@@ -117,14 +117,3 @@ class ExecutionError(PolkuError):
     def __init__(self, message: str, task_trace: list[str] | None = None, problems: list[Problem] | None = None):
         super().__init__(message, problems)
         self.task_trace = list(task_trace or [])
-
-
-@dataclass
-class Incident:
-    """A handler or engine failure parked on a case, visible to staff and retryable."""
-
-    task_id: str
-    element_id: str
-    topic: str | None
-    message: str
-    details: dict = field(default_factory=dict)

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
 from ..roles import ROLES
 from ..store.models import Case, Task
 
@@ -26,12 +24,7 @@ class Principal:
     def client_roles(self) -> frozenset[str]:
         return frozenset(r for r in self.roles if ROLES[r].client_facing) if self.roles else frozenset()
 
-    # -- task visibility: role + region, or named personally --------------------------
-    def task_filter(self) -> sa.ColumnElement[bool]:
-        """SQL condition for the tasks this principal may see (used by every task query)."""
-        by_role = sa.and_(Task.region.in_(self.regions), Task.role.in_(self.client_roles))
-        return sa.or_(by_role, Task.assignee == self.username)
-
+    # -- what a principal may see: role + region, or named personally -------------------
     def may_see_task(self, task: Task) -> bool:
         return task.assignee == self.username or self.username in (task.candidate_users or []) or (
             task.region in self.regions and task.role in self.client_roles)

@@ -1,14 +1,12 @@
 """Database engine and session factory. Nothing connects at import time."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-DEFAULT_URL = "sqlite:///instance/polku.sqlite"
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -36,7 +34,3 @@ def session_factory(engine: sa.Engine) -> sessionmaker[Session]:
     # autoflush off: services flush where they need to, and a step's writes go out together
     # (each implicit flush before a query costs a unit-of-work pass, ~50 µs, for nothing).
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
-
-
-def database_url(explicit: str | None = None) -> str:
-    return explicit or os.environ.get("DATABASE_URL") or DEFAULT_URL

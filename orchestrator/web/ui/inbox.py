@@ -50,8 +50,9 @@ def inbox():
     pages = max((result["total"] + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     processes = deploy.list_processes(env())
     listable = sorted({k for t in result["items"] for k in t["listed"]} | {k for k, _v in query.fields})
-    colleagues_by_task = {t["id"]: [u for u in users.colleagues(env(), t["role"] or "", t["region"])
-                                    if u != me.username] for t in result["items"]}
+    teams = {(t["role"] or "", t["region"]) for t in result["items"]}
+    team = {key: [u for u in users.colleagues(env(), *key) if u != me.username] for key in teams}
+    colleagues_by_task = {t["id"]: team[(t["role"] or "", t["region"])] for t in result["items"]}
     return render_template("inbox.html", result=result, query=query, page=page, pages=pages, saved=saved,
                            processes=processes, listable=listable, colleagues=colleagues_by_task,
                            counts={v: tasks.list_tasks(env(), me, tasks.TaskQuery(scope=v, limit=1))["total"]
