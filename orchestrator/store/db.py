@@ -8,7 +8,6 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 
-
 def make_engine(url: str) -> sa.Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
