@@ -54,7 +54,7 @@ def step_events(case_id: int | None, steps: list[Step], actor: str, now: datetim
 
 
 class StepWrites:
-    """Rows one step adds, written as one batch per table (ORM bulk insert) at the end."""
+    """Rows one step adds, written at the end as one executemany per table."""
 
     def __init__(self) -> None:
         self.rows: dict[type, list[dict]] = {Event: [], OutboxMessage: [], Task: [], TimerRow: []}
