@@ -36,6 +36,7 @@ class FormField:
     pattern: str | None = None
     subtype: str | None = None
     options: tuple[str, ...] = ()
+    option_labels: tuple[str, ...] = ()
     decimal_digits: int | None = None
     kind: str | None = None  # "username": the server checks the user exists (properties.polku)
 
@@ -223,6 +224,7 @@ def _collect(components: list, out: list[FormField], problems: list[Problem], fi
             continue
         validate = comp.get("validate") or {}
         options: tuple[str, ...] = ()
+        option_labels: tuple[str, ...] = ()
         if ctype in CHOICE_TYPES:
             if comp.get("valuesKey") or comp.get("valuesExpression"):
                 problems.append(Problem("options loaded at run time are not supported", file=filename,
@@ -230,6 +232,7 @@ def _collect(components: list, out: list[FormField], problems: list[Problem], fi
                 continue
             values = comp.get("values") or []
             options = tuple(str(v.get("value")) for v in values if isinstance(v, dict))
+            option_labels = tuple(str(v.get("label") or v.get("value")) for v in values if isinstance(v, dict))
             if not options:
                 problems.append(Problem("a choice field needs at least one option", file=filename,
                                         element_id=cid, field=key))
@@ -240,7 +243,7 @@ def _collect(components: list, out: list[FormField], problems: list[Problem], fi
             min_length=_opt_int(validate.get("minLength")), max_length=_opt_int(validate.get("maxLength")),
             pattern=validate.get("pattern") or None,
             subtype=comp.get("subtype") or ("datetime" if ctype == "datetime" else None),
-            options=options, decimal_digits=_opt_int(comp.get("decimalDigits")),
+            options=options, option_labels=option_labels, decimal_digits=_opt_int(comp.get("decimalDigits")),
             kind=(comp.get("properties") or {}).get("polku") if isinstance(comp.get("properties"), dict) else None,
         ))
 

@@ -111,3 +111,19 @@ def process_xml(env: Env, process_id: str) -> str:
     from .cases import latest_version
     with env.uow() as uow:
         return latest_version(uow.session, process_id).bpmn
+
+
+def option_labels(env: Env, pathways: set[str]) -> dict[tuple[str, str, str], str]:
+    """(pathway, field, value) → the label the pathway's forms give that option, for showing
+    listable business fields as people read them ("Kiireellinen", not "urgent")."""
+    from .cases import latest_version
+    from .models_cache import model_for_version
+    labels: dict[tuple[str, str, str], str] = {}
+    with env.uow() as uow:
+        for pathway in pathways:
+            model = model_for_version(env, uow.session, latest_version(uow.session, pathway).id)
+            for form in model.forms.values():
+                for f in form.fields:
+                    for value, label in zip(f.options, f.option_labels, strict=False):
+                        labels.setdefault((pathway, f.key, value), label)
+    return labels

@@ -1,7 +1,7 @@
 """Sign-in: session cookie (Flask-Login) or ``Authorization: Bearer <token>``."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify, redirect, request, url_for
+from flask import Blueprint, Flask, current_app, jsonify, redirect, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 
 from ..errors import AuthenticationError, PermissionDeniedError
@@ -72,6 +72,7 @@ def init_app(app: Flask) -> None:
 def login():
     body = LoginSchema().load(request.get_json(silent=True) or {})
     p = users.authenticate(env(), body["username"], body["password"])
+    session.permanent = True  # the same idle timeout as the pages
     login_user(WebUser(p))
     return jsonify(_me(p))
 

@@ -182,6 +182,7 @@ def test_a_filter_shared_with_a_role_appears_for_colleagues(app, deployed):
     assert len(task_ids(nina)) == 2
     filtered = nina.get("/inbox?view=role&f_urgency=urgent").get_data(as_text=True)
     assert "U-1" in filtered and "N-1" not in filtered
+    assert '<span class="tag">Kiireellinen</span>' in filtered  # the form's label, not the stored value
     post(nina, "/inbox/filters", {"name": "Kiireelliset", "view": "role", "f_urgency": "urgent",
                                   "shared_role": "nurse"})
     page = noora.get("/inbox").get_data(as_text=True)

@@ -53,6 +53,9 @@ def inbox():
     teams = {(t["role"] or "", t["region"]) for t in result["items"]}
     team = {key: [u for u in users.colleagues(env(), *key) if u != me.username] for key in teams}
     colleagues_by_task = {t["id"]: team[(t["role"] or "", t["region"])] for t in result["items"]}
+    labels = deploy.option_labels(env(), {t["pathway"] for t in result["items"]})
+    for t in result["items"]:
+        t["listed_labels"] = [labels.get((t["pathway"], k, str(v)), v) for k, v in t["listed"].items()]
     return render_template("inbox.html", result=result, query=query, page=page, pages=pages, saved=saved,
                            processes=processes, listable=listable, colleagues=colleagues_by_task,
                            counts={v: tasks.list_tasks(env(), me, tasks.TaskQuery(scope=v, limit=1))["total"]
