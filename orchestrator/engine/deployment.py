@@ -51,6 +51,10 @@ class ProcessModel:
     # case-data fields the process marks listable (process property polku.listable): copied
     # into the task index so inboxes can show and filter them without loading a workflow
     listable: tuple[str, ...] = ()
+    # numeric fields recorded as observations at every step that sets them (polku.measures)
+    measures: tuple[str, ...] = ()
+    # user task id → milestone name (element property polku.milestone), for flow measures
+    milestones: dict[str, str] = field(default_factory=dict)
 
     @property
     def start_form(self) -> FormSchema | None:
@@ -170,13 +174,20 @@ def _model(pid, process, spec, subprocess_specs, text, filename, forms) -> Proce
             used_forms[fid] = forms[fid]
             if type(ts).__name__ == "StartEvent":
                 start_form = fid
+    milestones = {}
+    for ts in spec.task_specs.values():
+        name = attrs(ts).get("properties", {}).get("polku.milestone")
+        if name and getattr(ts, "bpmn_id", None):
+            milestones[ts.bpmn_id] = name
     return ProcessModel(pid, process.get("name") or pid, text, filename, used_forms, spec,
-                        subprocess_specs, elements, start_form, process_listable(process))
+                        subprocess_specs, elements, start_form, process_property(process, "polku.listable"),
+                        process_property(process, "polku.measures"), milestones)
 
 
-def process_listable(process: etree._Element) -> tuple[str, ...]:
+def process_property(process: etree._Element, name: str) -> tuple[str, ...]:
+    """A comma-separated process-level camunda:property (polku.listable, polku.measures)."""
     for prop in process.iterfind(f"{BPMN}extensionElements/{C}properties/{C}property"):
-        if prop.get("name") == "polku.listable":
+        if prop.get("name") == name:
             return tuple(v.strip() for v in (prop.get("value") or "").split(",") if v.strip())
     return ()
 

@@ -109,9 +109,9 @@ class Checker:
         self.known = known
 
         for prop in process.iterfind(f"{BPMN}extensionElements/{C}properties/{C}property"):
-            if prop.get("name") == "polku.listable":
+            if prop.get("name") in ("polku.listable", "polku.measures"):
                 names = {v.strip() for v in (prop.get("value") or "").split(",") if v.strip()}
-                self._check_names(process, names, "polku.listable")
+                self._check_names(process, names, prop.get("name"))
         bad_lanes: set[str] = set()
         for el in process.iter(*(f"{BPMN}{t}" for t in HUMAN_TAGS)):
             self._check_human_task(el, lanes, bad_lanes)

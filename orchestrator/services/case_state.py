@@ -88,6 +88,9 @@ def save_progress(env: Env, uow: UnitOfWork, case: Case, runtime: CaseRuntime, a
     values = {"state": runtime.dumps(), "serializer_version": serializer.SERIALIZER_VERSION,
               "library_version": serializer.LIBRARY, "updated_at": now,
               "current_steps": runtime.current_steps(humans, calls, timers), "has_incident": bool(failing)}
+    if runtime.model.listable:
+        data = runtime.data()
+        values["tags"] = {k: data[k] for k in runtime.model.listable if data.get(k) not in (None, "", [])}
     handover = None
     if runtime.completed and case.status != "completed":
         values.update(status="completed", ended_at=now, outcome=runtime.outcome())

@@ -76,7 +76,7 @@ def open_case(env: Env, uow: UnitOfWork, version: ProcessVersion, model: Process
     case = Case(pathway=model.process_id, process_version_id=version.id, region=region, client_ref=client_ref,
                 status="active", started_by=started_by, started_at=now, updated_at=now,
                 library_version=serializer.LIBRARY, serializer_version=serializer.SERIALIZER_VERSION,
-                state="", current_steps=[], version_no=1, has_incident=False)
+                state="", current_steps=[], version_no=1, has_incident=False, tags={})
     s.add(case)
     s.flush()
     started = {"case_id": case.id, "at": now, "actor": actor, "kind": "case_started", "element_id": None,

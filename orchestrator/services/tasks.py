@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..errors import ConflictError, NotFoundError, PermissionDeniedError, PolkuError, RequestError
-from ..store.models import AccessLog, Case, Event, SavedFilter, Task
+from ..store.models import AccessLog, Case, Event, Observation, SavedFilter, Task
 from .case_state import load_runtime, save_progress
 from .cases import case_summary, check_user_fields
 from .env import Env
@@ -203,6 +203,10 @@ def complete(env: Env, actor: Principal, task_id: str, data: dict | None,
         runtime = load_runtime(env, s, case)
         # completed_by lets a diagram keep "the coach who met the client" (outputParameter)
         steps = runtime.complete_human(task.engine_task_id, {**cleaned, "completed_by": actor.username})
+        for key in model.measures:
+            if isinstance(cleaned.get(key), int | float) and not isinstance(cleaned.get(key), bool):
+                s.add(Observation(case_id=case.id, pathway=case.pathway, region=case.region, key=key,
+                                  value=float(cleaned[key]), at=now))
         completed = {"case_id": case.id, "at": now, "actor": actor.username, "kind": "task_completed",
                      "element_id": task.element_id, "task_id": task.id,
                      "details": {"name": task.name, "fields": sorted(cleaned)}}

@@ -114,7 +114,9 @@ class ProcessVersion(Base):
 
 class Case(Base):
     __tablename__ = "cases"
-    __table_args__ = (sa.Index("ix_cases_pathway_status", "pathway", "status"),)
+    __table_args__ = (sa.Index("ix_cases_pathway_status", "pathway", "status"),
+                      sa.Index("ix_cases_pathway_started", "pathway", "started_at"),
+                      sa.Index("ix_cases_pathway_ended", "pathway", "ended_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     pathway: Mapped[str] = mapped_column(sa.String(100))
     process_version_id: Mapped[int] = mapped_column(sa.ForeignKey("process_versions.id"))
@@ -131,6 +133,8 @@ class Case(Base):
     library_version: Mapped[str] = mapped_column(sa.String(40))
     serializer_version: Mapped[str] = mapped_column(sa.String(10))
     state: Mapped[str] = mapped_column(sa.Text)
+    # listable business fields of the case (polku.listable), for measures such as caseloads
+    tags: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     version_no: Mapped[int] = mapped_column(default=1)
     __mapper_args__ = {"version_id_col": version_no}
 
@@ -145,6 +149,7 @@ class Task(Base):
         sa.Index("ix_tasks_step", "pathway", "status", "element_id"),
         sa.Index("ix_tasks_case", "case_id", "status"),
         sa.Index("ix_tasks_engine", "case_id", "engine_task_id"),
+        sa.Index("ix_tasks_milestone", "pathway", "element_id", "status", "case_id", "completed_at"),
     )
     # Polku's own id: a loop rewound by the engine may reuse an engine task id (see runtime).
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
@@ -300,3 +305,17 @@ class CaseLink(Base):
     to_case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(sa.String(20), default="handover")
     created_at: Mapped[datetime] = mapped_column(UTC)
+
+
+class Observation(Base):
+    """A measured value recorded at a step (polku.measures, e.g. workability_score 0-10)."""
+
+    __tablename__ = "observations"
+    __table_args__ = (sa.Index("ix_observations_measure", "pathway", "key", "case_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"))
+    pathway: Mapped[str] = mapped_column(sa.String(100))
+    region: Mapped[str] = mapped_column(sa.String(40))
+    key: Mapped[str] = mapped_column(sa.String(100))
+    value: Mapped[float]
+    at: Mapped[datetime] = mapped_column(UTC)

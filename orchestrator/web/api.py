@@ -5,13 +5,14 @@ from flask import Blueprint, Response, jsonify, request
 from flask_login import login_required
 
 from ..errors import RequestError
-from ..services import cases, consent, deploy, stats, tasks
+from ..services import cases, consent, deploy, measures, stats, tasks
 from .auth import env, principal
 from .schemas import (
     ClientLeadSchema,
     CompleteTaskSchema,
     ConsentSchema,
     DeploySchema,
+    MeasureQuerySchema,
     StartCaseSchema,
     TaskQuerySchema,
 )
@@ -132,3 +133,36 @@ def complete(task_id: str):
 @bp.get("/stats/<pathway>")
 def step_counts(pathway: str):
     return jsonify(stats.step_counts(env(), principal(), pathway, request.args.get("region")))
+
+
+# -- measures for managers -----------------------------------------------------------------------
+def _scope():
+    q = MeasureQuerySchema().load(request.args)
+    return measures.scope_for(principal(), q.get("region"), q.get("start"), q.get("end"), q.get("pathway"),
+                              env().now())
+
+
+@bp.get("/measures")
+def all_measures():
+    scope = _scope()
+    tables = measures.all_measures(env(), scope, env().now())
+    return jsonify({"regions": sorted(scope.regions), "start": scope.start, "end": scope.end,
+                    "small_cell": measures.SMALL_CELL, "tables": [t.as_dict() for t in tables]})
+
+
+@bp.get("/measures/<name>.csv")
+def measure_csv(name: str):
+    table = measures.measure(env(), _scope(), name, env().now())
+    return Response(table.csv(), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="polku-{name}.csv"'})
+
+
+@bp.get("/stats/<pathway>/overview")
+def step_overview(pathway: str):
+    return jsonify(measures.step_overview(env(), principal(), pathway, request.args.get("region"), env().now()))
+
+
+@bp.get("/stats/<pathway>/steps/<element_id>/tasks")
+def step_tasks(pathway: str, element_id: str):
+    return jsonify(measures.step_tasks(env(), principal(), pathway, element_id, request.args.get("region"),
+                                       env().now()))

@@ -66,3 +66,13 @@ class ClientLeadSchema(Schema):
 
     username = fields.String(required=True, validate=validate.Length(min=1, max=80))
     reason = fields.String(load_default="", validate=validate.Length(max=300))
+
+
+class MeasureQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    region = fields.String()
+    pathway = fields.String()
+    start = fields.Date(data_key="from")
+    end = fields.Date(data_key="to")

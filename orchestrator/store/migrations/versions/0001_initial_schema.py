@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 12:15:48.683265
+Create Date: 2026-11-23 12:40:14.560444
 
 """
 
@@ -112,6 +112,7 @@ def upgrade() -> None:
         sa.Column("library_version", sa.String(length=40), nullable=False),
         sa.Column("serializer_version", sa.String(length=10), nullable=False),
         sa.Column("state", sa.Text(), nullable=False),
+        sa.Column("tags", sa.JSON(), nullable=False),
         sa.Column("version_no", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["process_version_id"],
@@ -123,6 +124,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_cases_client_ref"), ["client_ref"], unique=False)
+        batch_op.create_index("ix_cases_pathway_ended", ["pathway", "ended_at"], unique=False)
+        batch_op.create_index("ix_cases_pathway_started", ["pathway", "started_at"], unique=False)
         batch_op.create_index("ix_cases_pathway_status", ["pathway", "status"], unique=False)
         batch_op.create_index(batch_op.f("ix_cases_region"), ["region"], unique=False)
 
@@ -268,6 +271,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_incidents_case_id"), ["case_id"], unique=False)
 
     op.create_table(
+        "observations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("pathway", sa.String(length=100), nullable=False),
+        sa.Column("region", sa.String(length=40), nullable=False),
+        sa.Column("key", sa.String(length=100), nullable=False),
+        sa.Column("value", sa.Double(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_observations_case_id_cases"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_observations")),
+    )
+    with op.batch_alter_table("observations", schema=None) as batch_op:
+        batch_op.create_index("ix_observations_measure", ["pathway", "key", "case_id"], unique=False)
+
+    op.create_table(
         "outbox",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=True),
@@ -331,6 +351,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_tasks_engine", ["case_id", "engine_task_id"], unique=False)
         batch_op.create_index("ix_tasks_inbox_assignee", ["status", "assignee"], unique=False)
         batch_op.create_index("ix_tasks_inbox_role", ["status", "region", "role"], unique=False)
+        batch_op.create_index(
+            "ix_tasks_milestone", ["pathway", "element_id", "status", "case_id", "completed_at"], unique=False
+        )
         batch_op.create_index("ix_tasks_step", ["pathway", "status", "element_id"], unique=False)
 
     op.create_table(
@@ -362,6 +385,7 @@ def downgrade() -> None:
     op.drop_table("timers")
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.drop_index("ix_tasks_step")
+        batch_op.drop_index("ix_tasks_milestone")
         batch_op.drop_index("ix_tasks_inbox_role")
         batch_op.drop_index("ix_tasks_inbox_assignee")
         batch_op.drop_index("ix_tasks_engine")
@@ -373,6 +397,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_outbox_case_id"))
 
     op.drop_table("outbox")
+    with op.batch_alter_table("observations", schema=None) as batch_op:
+        batch_op.drop_index("ix_observations_measure")
+
+    op.drop_table("observations")
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_incidents_case_id"))
 
@@ -410,6 +438,8 @@ def downgrade() -> None:
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cases_region"))
         batch_op.drop_index("ix_cases_pathway_status")
+        batch_op.drop_index("ix_cases_pathway_started")
+        batch_op.drop_index("ix_cases_pathway_ended")
         batch_op.drop_index(batch_op.f("ix_cases_client_ref"))
 
     op.drop_table("cases")
