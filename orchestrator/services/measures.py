@@ -173,15 +173,16 @@ def outcomes(env: Env, scope: Scope) -> Table:
 
 
 def health_checks_per_month(env: Env, scope: Scope) -> Table:
-    """The welfare indicator: unemployed health checks done, by the month they were done."""
+    """The welfare indicator: unemployed health checks done, counted in the month the pathway
+    was done (PATHWAYS.md step 6). A no-show returned to the referrer is not a check done."""
     table = Table("health_checks", "Unemployed health checks done per month", ["month", "done"], count_column=1)
-    month = _month(env, Task.completed_at)
+    month = _month(env, Case.ended_at)
     with env.uow() as uow:
         table.rows = [[m, n] for m, n in uow.session.execute(
-            sa.select(month, sa.func.count(sa.distinct(Task.case_id))).where(
-                Task.pathway == "unemployed_health_check", Task.element_id == "Task_HealthCheck",
-                Task.status == "completed", Task.region.in_(scope.regions), Task.completed_at >= scope.start,
-                Task.completed_at < scope.end).group_by(month).order_by(month))]
+            sa.select(month, sa.func.count()).where(
+                Case.pathway == "unemployed_health_check", Case.status == "completed",
+                Case.outcome.in_(("done", "handed_over")), Case.region.in_(scope.regions),
+                Case.ended_at >= scope.start, Case.ended_at < scope.end).group_by(month).order_by(month))]
     return table
 
 

@@ -86,6 +86,22 @@ def test_score_change_first_versus_latest_per_case(deployed):
     assert table(deployed, "score_change") == [["social_rehabilitation", 2, 3.5, 5.5, 2.0]]
 
 
+def test_a_double_no_show_is_not_a_health_check_done(deployed):
+    with time_machine.travel(JAN5, tick=False) as clock:
+        health_check(deployed, clock, "north", "DONE", days_to_check=1)
+        c = cases.start_case(deployed, principal(deployed, "rita"), "unemployed_health_check", "north",
+                             {**REFERRAL, "client_ref": "NOSHOW"})
+        complete(deployed, "nina", c["id"], "Task_BookAppointment", BOOKING)
+        for _ in range(2):
+            complete(deployed, "nina", c["id"], "Task_PreQuestionnaire", PRE)
+            result = complete(deployed, "nina", c["id"], "Task_HealthCheck", {"attendance": "no_show"})
+            if result["status"] == "active":
+                complete(deployed, "nina", c["id"], "Task_Rebook", {"appointment_at": "2027-01-20T09:00",
+                                                                    "location": "x", "rebooked": True})
+    assert table(deployed, "health_checks") == [["2027-01", 1]]
+    assert ["unemployed_health_check", "returned_to_referrer", 1] in table(deployed, "outcomes")
+
+
 def test_small_cells_are_marked_in_the_csv_which_excel_reads_in_finnish(deployed):
     with time_machine.travel(JAN5, tick=False) as clock:
         health_check(deployed, clock, "north", "A", days_to_check=2)
