@@ -11,10 +11,10 @@ from flask_wtf.csrf import CSRFProtect
 from ..config import instance_secret, load_config
 from ..services.env import Env, Settings, bootstrap
 from . import api, auth, errors, i18n
-from .ui import admin, auth_pages, case_pages, form_data, inbox, task_pages
+from .ui import admin, auth_pages, case_pages, form_data, inbox, manage, task_pages
 
 csrf = CSRFProtect()
-VENDOR_PACKAGES = {"bpmn-js"}
+VENDOR_PACKAGES = {"bpmn-js", "chart.js"}
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -57,7 +57,7 @@ def create_app(config: dict | None = None, env: Env | None = None) -> Flask:
     csrf.exempt(api.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
-    for blueprint in (auth_pages.bp, inbox.bp, task_pages.bp, case_pages.bp, admin.bp):
+    for blueprint in (auth_pages.bp, inbox.bp, task_pages.bp, case_pages.bp, admin.bp, manage.bp):
         app.register_blueprint(blueprint)
 
     vendor = Path(__file__).resolve().parents[2] / "node_modules"
