@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 12:40:14.560444
+Create Date: 2026-11-23 13:07:23.960501
 
 """
 
@@ -124,8 +124,12 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_cases_client_ref"), ["client_ref"], unique=False)
-        batch_op.create_index("ix_cases_pathway_ended", ["pathway", "ended_at"], unique=False)
-        batch_op.create_index("ix_cases_pathway_started", ["pathway", "started_at"], unique=False)
+        batch_op.create_index(
+            "ix_cases_pathway_ended", ["pathway", "ended_at", "region", "status", "outcome"], unique=False
+        )
+        batch_op.create_index(
+            "ix_cases_pathway_started", ["pathway", "started_at", "region", "outcome"], unique=False
+        )
         batch_op.create_index("ix_cases_pathway_status", ["pathway", "status"], unique=False)
         batch_op.create_index(batch_op.f("ix_cases_region"), ["region"], unique=False)
 
@@ -354,6 +358,14 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_tasks_milestone", ["pathway", "element_id", "status", "case_id", "completed_at"], unique=False
         )
+        batch_op.create_index(
+            "ix_tasks_open_work", ["status", "region", "pathway", "name", "assignee", "due_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_tasks_overview",
+            ["pathway", "status", "element_id", "created_at", "region", "due_at"],
+            unique=False,
+        )
         batch_op.create_index("ix_tasks_step", ["pathway", "status", "element_id"], unique=False)
 
     op.create_table(
@@ -385,6 +397,8 @@ def downgrade() -> None:
     op.drop_table("timers")
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.drop_index("ix_tasks_step")
+        batch_op.drop_index("ix_tasks_overview")
+        batch_op.drop_index("ix_tasks_open_work")
         batch_op.drop_index("ix_tasks_milestone")
         batch_op.drop_index("ix_tasks_inbox_role")
         batch_op.drop_index("ix_tasks_inbox_assignee")
