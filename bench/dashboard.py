@@ -18,9 +18,7 @@ SQLite, EXPLAIN ANALYZE on PostgreSQL).
 from __future__ import annotations
 
 import argparse
-import math
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -33,6 +31,7 @@ if str(ROOT) not in sys.path:
 
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event  # noqa: E402
+from timing import timed  # noqa: E402
 
 from orchestrator.services import deploy, measures  # noqa: E402
 from orchestrator.services.env import Env, Settings, bootstrap  # noqa: E402
@@ -280,18 +279,6 @@ def prepare(env: Env) -> dict[str, int]:
 
 
 # -- timing ------------------------------------------------------------------------------------
-def timed(fn, repeat: int) -> tuple[float, float, object]:
-    result = fn()  # warm-up (also parses the deployed models once)
-    samples = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t) * 1000)
-    samples.sort()
-    p95 = samples[max(0, math.ceil(0.95 * len(samples)) - 1)]  # nearest rank
-    return statistics.median(samples), p95, result
-
-
 def size(result) -> int:
     return len(result["steps"]) if isinstance(result, dict) else len(result.rows)
 

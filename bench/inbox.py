@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import sys
 import tempfile
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from timing import timed  # noqa: E402
 
 from orchestrator.services import tasks  # noqa: E402
 from orchestrator.services.env import Settings, bootstrap  # noqa: E402
@@ -56,17 +56,6 @@ def fill(env, count: int) -> None:
             conn.execute(Task.__table__.insert(), rows[start:start + 5000])
 
 
-def timed(fn, repeat: int = 30) -> tuple[float, float]:
-    fn()
-    samples = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t) * 1000)
-    samples.sort()
-    return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--tasks", type=int, default=50_000)
@@ -89,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.tasks:,} open tasks, {env.engine.dialect.name}; a nurse of 2 of 6 regions")
         print(f"{'query (page of 25, with total count)':42}{'p50 ms':>9}{'p95 ms':>9}{'total':>9}")
         for label, query in cases.items():
-            p50, p95 = timed(lambda q=query: tasks.list_tasks(env, nurse, q))
+            p50, p95, _ = timed(lambda q=query: tasks.list_tasks(env, nurse, q))
             total = tasks.list_tasks(env, nurse, query)["total"]
             print(f"{label:42}{p50:9.1f}{p95:9.1f}{total:9,}")
         env.engine.dispose()
