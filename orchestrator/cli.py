@@ -53,12 +53,11 @@ def cli(ctx: click.Context) -> None:
 def serve(host: str, port: int, no_demo: bool, no_worker: bool) -> None:
     """Migrate, deploy processes/ and forms/, seed demo data if new, and serve."""
     from . import demo
-    from .store.migrate import upgrade
     from .web import create_app
     from .worker import start_in_thread
     app = create_app()
     env = app.extensions["polku"]
-    upgrade(env.engine)
+    _upgrade(env)
     _deploy_folders(env)
     if not no_demo and demo.is_empty(env):
         rows = demo.seed(env)
@@ -260,9 +259,21 @@ def db_upgrade() -> None:
     click.echo("database is up to date")
 
 
+@db.command("rebuild-measures")
+@reports_errors
+def db_rebuild_measures() -> None:
+    """Recompute the managers' measure counts from the task index (run with the service stopped)."""
+    from .services import measure_counts
+    rows = measure_counts.rebuild(_env())
+    click.echo(f"measure counts rebuilt: {rows} rows")
+
+
 def _upgrade(env) -> None:
+    from .services import measure_counts
     from .store.migrate import upgrade
-    upgrade(env.engine)
+    before = upgrade(env.engine)
+    if before == "0001":  # 0002 added the measure counts: fill them from what is there
+        click.echo(f"measure counts rebuilt from the task index: {measure_counts.rebuild(env)} rows")
 
 
 def _split(value: str) -> list[str]:

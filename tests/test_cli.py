@@ -115,3 +115,20 @@ def test_operator_changes_roles_disables_and_prints_the_access_report(run, tmp_p
     assert run("user", "disable", "nina").exit_code == 0
     assert users.principal_for(env, "nina") is None  # a disabled account cannot act
     env.engine.dispose()
+
+
+def test_upgrading_a_database_from_0001_fills_the_measure_counts_from_its_tasks(run, tmp_path):
+    from orchestrator.services import measure_counts
+    from orchestrator.services.env import Settings, bootstrap
+    from orchestrator.store.migrate import downgrade
+
+    assert run("demo", "--cases", "12").exit_code == 0
+    env = bootstrap(f"sqlite:///{tmp_path / 'cli.sqlite'}", Settings(outbox_log_path=str(tmp_path / "o.log")))
+    kept = measure_counts.snapshot(env)
+    assert sum(n for key, n in kept.items() if key.metric == "started") >= 12
+    downgrade(env.engine, "0001")  # back to the schema before the counts existed
+    r = run("db", "upgrade")
+    assert r.exit_code == 0 and f"measure counts rebuilt from the task index: {len(kept)} rows" in r.output
+    assert measure_counts.snapshot(env) == kept
+    assert "measure counts rebuilt" not in run("db", "upgrade").output  # only when coming from 0001
+    env.engine.dispose()

@@ -8,6 +8,7 @@ bumps ``version_no`` (optimistic locking) — all in the caller's unit of work.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import datetime
 from uuid import uuid4
 
@@ -31,7 +32,7 @@ from ..store.models import (
     UserRole,
 )
 from ..store.uow import UnitOfWork
-from . import consent
+from . import consent, measure_counts
 from .env import Env
 from .handler_api import HandlerContext, HandlerError, HandlerRefusal, UserInfo
 from .models_cache import model_for_version
@@ -72,9 +73,14 @@ class StepWrites:
 
 
 def save_progress(env: Env, uow: UnitOfWork, case: Case, runtime: CaseRuntime, actor: str,
-                  steps: list[Step], now: datetime, events: list[dict] | None = None) -> None:
-    """Persist the case after a move; ``events`` are audit rows the caller wants in the batch."""
+                  steps: list[Step], now: datetime, events: list[dict] | None = None,
+                  facts: dict | None = None) -> None:
+    """Persist the case after a move; ``events`` are audit rows the caller wants in the batch,
+    ``facts`` the case's new measure facts (``measure_counts.record_step``) if the move changed them."""
     session = uow.session
+    milestones = runtime.model.milestones
+    # a case that was never saved has no state yet, and so nothing counted
+    counted = measure_counts.contributions(case, milestones) if case.state else None
     if case.id is None:
         session.add(case)
     session.flush()  # the caller's own ORM changes (a new case, a claimed task …) go first
@@ -88,6 +94,8 @@ def save_progress(env: Env, uow: UnitOfWork, case: Case, runtime: CaseRuntime, a
     values = {"state": runtime.dumps(), "serializer_version": serializer.SERIALIZER_VERSION,
               "library_version": serializer.LIBRARY, "updated_at": now,
               "current_steps": runtime.current_steps(humans, calls, timers), "has_incident": bool(failing)}
+    if facts is not None:
+        values["facts"] = facts
     if runtime.model.listable:
         data = runtime.data()
         values["tags"] = {k: data[k] for k in runtime.model.listable if data.get(k) not in (None, "", [])}
@@ -99,6 +107,8 @@ def save_progress(env: Env, uow: UnitOfWork, case: Case, runtime: CaseRuntime, a
         handover = runtime.handover_to()
     _update_case_row(session, case, values)
     writes.flush(session)
+    now_counted = measure_counts.contributions(case, milestones)
+    measure_counts.apply(session, measure_counts.change(counted or Counter(), now_counted))
     if handover:
         from .handover import hand_over  # handover starts a case, which saves through here
         hand_over(env, uow, case, runtime.data(), handover, actor, now)

@@ -1,5 +1,10 @@
 """The uniform measures managers need (PATHWAYS.md "What managers need to see"), by region
-and period, from the task index, cases, tags and observations — never from workflows.
+and period. The period measures sum the counts kept on write (``measure_counts``), so they
+cost the same at a hundred cases as at a million; what waits now (the diagram overlays, open
+work) is read live from the task index. Never from workflows.
+
+Periods are whole Helsinki calendar months: the counts are kept per month, and a period
+given in days is widened to the months it touches (the scope says which).
 
 Every table is counts and durations; no client references. A cell counting fewer than
 ``SMALL_CELL`` cases is marked (shown, but flagged in the CSV) because small counts can
@@ -9,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -18,24 +22,38 @@ import sqlalchemy as sa
 
 from ..engine.expressions import HELSINKI
 from ..errors import PermissionDeniedError, RequestError
-from ..store.models import Case, Observation, Task
+from ..store.models import MeasureCount, ProcessVersion, Task
+from . import measure_counts as counts
 from .env import Env
 from .models_cache import model_for_version
 from .principal import Principal
 
 SMALL_CELL = 5
 MEASURE_ROLES = ("manager", "coordinator", "admin")
-IPS = "ips_job_coaching"
+IPS = counts.IPS
+HEALTH_CHECK, NETWORK = "unemployed_health_check", "work_ability_network"
+SCORE = "workability_score"
 IPS_CASELOAD_LIMIT = 20
 FIRST_CONTACT_DAYS = 30
 
 
 @dataclass(frozen=True)
 class Scope:
+    """Regions and whole months: from the first day of ``start``'s month (Helsinki) up to, not
+    including, the first day of the month after the last."""
+
     regions: frozenset[str]
     start: datetime
     end: datetime
     pathway: str | None = None
+
+    @property
+    def first_month(self) -> str:
+        return counts.month_of(self.start)
+
+    @property
+    def last_month(self) -> str:
+        return counts.month_of(self.end - timedelta(microseconds=1))
 
 
 @dataclass
@@ -82,14 +100,9 @@ def scope_for(actor: Principal, region: str | None, start: date | None, end: dat
     start = start or date(end.year - 1, end.month, 1)
     if start > end:
         raise RequestError("the period starts after it ends")
-    return Scope(frozenset(regions), datetime.combine(start, time.min, HELSINKI),
-                 datetime.combine(end + timedelta(days=1), time.min, HELSINKI), pathway)
-
-
-def _month(env: Env, column):
-    if env.engine.dialect.name == "sqlite":
-        return sa.func.strftime("%Y-%m", column)
-    return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM")
+    after = date(end.year + end.month // 12, end.month % 12 + 1, 1)
+    return Scope(frozenset(regions), datetime.combine(start.replace(day=1), time.min, HELSINKI),
+                 datetime.combine(after, time.min, HELSINKI), pathway)
 
 
 def _pathway_filter(scope: Scope, column) -> list:
@@ -100,12 +113,47 @@ def _days(delta: timedelta) -> float:
     return delta.total_seconds() / 86400
 
 
-def _p(values: list[float], q: float) -> float | None:
-    if not values:
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=HELSINKI)
+
+
+# -- reading the counts ------------------------------------------------------------------------
+def _sums(session, scope: Scope, metric: str, by: tuple[str, ...], pathway: str | None = None,
+          labels: tuple[str, ...] | None = None, month: str | None = None) -> list[tuple]:
+    """``sum(n)`` of one metric's counts in the scope's regions and months, grouped ``by``
+    columns of ``measure_counts``; ``month`` picks one month instead (e.g. ``NOW``)."""
+    mc = MeasureCount
+    columns = [getattr(mc, c) for c in by]
+    q = sa.select(*columns, sa.func.sum(mc.n)).where(mc.metric == metric, mc.region.in_(scope.regions))
+    q = q.where(mc.month == month) if month is not None else q.where(
+        mc.month.between(scope.first_month, scope.last_month))
+    if pathway or scope.pathway:
+        q = q.where(mc.pathway == (pathway or scope.pathway))
+    if labels is not None:
+        q = q.where(mc.label.in_(labels))
+    q = q.group_by(*columns).having(sa.func.sum(mc.n) != 0).order_by(*columns)
+    return [(*row[:-1], int(row[-1])) for row in session.execute(q)]
+
+
+def _quantile(histogram: list[tuple[int, int]], q: float) -> float | None:
+    """The q-quantile of the values a sorted (value, count) histogram holds, interpolated as
+    ``statistics.quantiles(method='inclusive')`` would on the values written out."""
+    total = sum(n for _, n in histogram)
+    if not total:
         return None
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1]
+    position = q * (total - 1)
+    low = int(position)
+    a, b = _nth(histogram, low), _nth(histogram, min(low + 1, total - 1))
+    return float(a + (b - a) * (position - low))
+
+
+def _nth(histogram: list[tuple[int, int]], index: int) -> int:
+    seen = 0
+    for value, n in histogram:
+        seen += n
+        if index < seen:
+            return value
+    raise IndexError(index)
 
 
 # -- flow ------------------------------------------------------------------------------------
@@ -114,20 +162,16 @@ def flow_by_month(env: Env, scope: Scope) -> Table:
                   count_column=2)
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     with env.uow() as uow:
-        s = uow.session
-        for i, column in enumerate((Case.started_at, Case.ended_at)):
-            month = _month(env, column)
-            q = (sa.select(Case.pathway, month, sa.func.count()).where(
-                Case.region.in_(scope.regions), column >= scope.start, column < scope.end,
-                *_pathway_filter(scope, Case.pathway)).group_by(Case.pathway, month))
-            for pathway, m, n in s.execute(q):
-                counts[(pathway, m)][i] = n
+        for i, metric in enumerate(("started", "ended")):
+            for pathway, month, n in _sums(uow.session, scope, metric, ("pathway", "month")):
+                counts[(pathway, month)][i] = n
     table.rows = [[p, m, c[0], c[1]] for (p, m), c in sorted(counts.items())]
     return table
 
 
 def milestones(env: Env, scope: Scope) -> Table:
-    """Days from the case's start to the first completion of each milestone step."""
+    """Days from the case's start to the first completion of each milestone step, of the
+    cases started in the period (whole days: a step done on the day the case started is 0)."""
     table = Table("milestones", "Time from start to milestone (days)",
                   ["pathway", "milestone", "cases", "median", "p90"], count_column=2)
     with env.uow() as uow:
@@ -135,27 +179,16 @@ def milestones(env: Env, scope: Scope) -> Table:
         for pathway, version_id in _latest_versions(s, scope):
             model = model_for_version(env, s, version_id)
             for element_id, name in model.milestones.items():
-                first = (sa.select(Task.case_id, sa.func.min(Task.completed_at).label("reached"))
-                         .where(Task.pathway == pathway, Task.element_id == element_id, Task.status == "completed")
-                         .group_by(Task.case_id).subquery())
-                rows = s.execute(sa.select(Case.started_at, first.c.reached).join(first, first.c.case_id == Case.id)
-                                 .where(Case.pathway == pathway, Case.region.in_(scope.regions),
-                                        Case.started_at >= scope.start, Case.started_at < scope.end)).all()
-                days = sorted(_days(_aware(r) - _aware(st)) for st, r in rows)
-                table.rows.append([pathway, name, len(days), _p(days, 0.5), _p(days, 0.9)])
+                days = _sums(s, scope, "reached", ("bucket",), pathway, (element_id,))
+                table.rows.append([pathway, name, sum(n for _, n in days), _quantile(days, 0.5), _quantile(days, 0.9)])
     return table
 
 
 def _latest_versions(session, scope: Scope) -> list[tuple[str, int]]:
-    from ..store.models import ProcessVersion
     q = sa.select(ProcessVersion.process_id, sa.func.max(ProcessVersion.id)).group_by(ProcessVersion.process_id)
     if scope.pathway:
         q = q.where(ProcessVersion.process_id == scope.pathway)
     return sorted(session.execute(q).all())
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=HELSINKI)
 
 
 # -- outcomes --------------------------------------------------------------------------------
@@ -163,12 +196,8 @@ def outcomes(env: Env, scope: Scope) -> Table:
     """Closure reasons and outcomes of the cases closed in the period."""
     table = Table("outcomes", "Cases closed by outcome", ["pathway", "outcome", "cases"], count_column=2)
     with env.uow() as uow:
-        rows = uow.session.execute(
-            sa.select(Case.pathway, Case.outcome, sa.func.count()).where(
-                Case.status == "completed", Case.region.in_(scope.regions), Case.ended_at >= scope.start,
-                Case.ended_at < scope.end, *_pathway_filter(scope, Case.pathway))
-            .group_by(Case.pathway, Case.outcome).order_by(Case.pathway, sa.func.count().desc()))
-        table.rows = [[p, o or "", n] for p, o, n in rows]
+        rows = _sums(uow.session, scope, "ended", ("pathway", "label"))
+    table.rows = [[p, o, n] for p, o, n in sorted(rows, key=lambda r: (r[0], -r[2], r[1]))]
     return table
 
 
@@ -176,26 +205,17 @@ def health_checks_per_month(env: Env, scope: Scope) -> Table:
     """The welfare indicator: unemployed health checks done, counted in the month the pathway
     was done (PATHWAYS.md step 6). A no-show returned to the referrer is not a check done."""
     table = Table("health_checks", "Unemployed health checks done per month", ["month", "done"], count_column=1)
-    month = _month(env, Case.ended_at)
     with env.uow() as uow:
-        table.rows = [[m, n] for m, n in uow.session.execute(
-            sa.select(month, sa.func.count()).where(
-                Case.pathway == "unemployed_health_check", Case.status == "completed",
-                Case.outcome.in_(("done", "handed_over")), Case.region.in_(scope.regions),
-                Case.ended_at >= scope.start, Case.ended_at < scope.end).group_by(month).order_by(month))]
+        table.rows = [list(r) for r in _sums(uow.session, scope, "ended", ("month",), HEALTH_CHECK,
+                                             ("done", "handed_over"))]
     return table
 
 
 def ips_outcomes(env: Env, scope: Scope) -> Table:
     """IPS clients by what their (latest) job start was: paid work, fee-paid work, studies, other."""
     table = Table("ips_outcomes", "IPS clients by outcome", ["outcome", "clients"], count_column=1)
-    kind = Case.tags["employment_type"].as_string()
     with env.uow() as uow:
-        counts = dict(uow.session.execute(
-            sa.select(kind, sa.func.count()).where(
-                Case.pathway == IPS, Case.region.in_(scope.regions), Case.started_at >= scope.start,
-                Case.started_at < scope.end, sa.or_(Case.outcome.is_(None), Case.outcome != "no_consent"))
-            .group_by(kind)).all())
+        counts = dict(_sums(uow.session, scope, "employment", ("label",), IPS))
     for key in ("paid_work", "fee_paid_work", "studies"):
         table.rows.append([key, counts.pop(key, 0)])
     table.rows.append(["other", sum(counts.values())])
@@ -203,18 +223,15 @@ def ips_outcomes(env: Env, scope: Scope) -> Table:
 
 
 def consultations_vs_networks(env: Env, scope: Scope) -> Table:
+    """Of the network-model cases started in the period: consulted, consultation enough, met."""
     table = Table("consultations", "Consultations and network assessments", ["kind", "cases"], count_column=1)
     with env.uow() as uow:
         s = uow.session
-        base = [Case.pathway == "work_ability_network", Case.region.in_(scope.regions),
-                Case.started_at >= scope.start, Case.started_at < scope.end]
-        consulted = s.scalar(sa.select(sa.func.count(sa.distinct(Task.case_id))).join(Case, Case.id == Task.case_id)
-                             .where(*base, Task.element_id == "Task_Consultation", Task.status == "completed"))
-        networks = s.scalar(sa.select(sa.func.count(sa.distinct(Task.case_id))).join(Case, Case.id == Task.case_id)
-                            .where(*base, Task.element_id == "Task_NetworkMeeting", Task.status == "completed"))
-        enough = s.scalar(sa.select(sa.func.count()).select_from(Case).where(*base, Case.outcome == "consultation_only"))
-    table.rows = [["consultations", consulted or 0], ["consultation was enough", enough or 0],
-                  ["network assessments (meeting held)", networks or 0]]
+        reached = dict(_sums(s, scope, "reached", ("label",), NETWORK, ("Task_Consultation", "Task_NetworkMeeting")))
+        enough = dict(_sums(s, scope, "ended_started", ("label",), NETWORK, ("consultation_only",)))
+    table.rows = [["consultations", reached.get("Task_Consultation", 0)],
+                  ["consultation was enough", enough.get("consultation_only", 0)],
+                  ["network assessments (meeting held)", reached.get("Task_NetworkMeeting", 0)]]
     return table
 
 
@@ -223,39 +240,25 @@ def score_change(env: Env, scope: Scope) -> Table:
     """Work-ability self-assessment: first versus latest score of each case with two or more."""
     table = Table("score_change", "Work-ability score, first vs latest",
                   ["pathway", "cases", "mean first", "mean latest", "mean change"], count_column=1)
-    per_case: dict[int, list] = {}
+    sums: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     with env.uow() as uow:
-        rows = uow.session.execute(
-            sa.select(Observation.case_id, Observation.pathway, Observation.value).join(Case, Case.id == Observation.case_id)
-            .where(Observation.key == "workability_score", Case.region.in_(scope.regions),
-                   Case.started_at >= scope.start, Case.started_at < scope.end,
-                   *_pathway_filter(scope, Observation.pathway))
-            .order_by(Observation.case_id, Observation.at, Observation.id))
-        for case_id, pathway, value in rows:
-            entry = per_case.setdefault(case_id, [pathway, value, value, 0])
-            entry[2] = value
-            entry[3] += 1
-    by_pathway: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for pathway, first, latest, n in per_case.values():
-        if n >= 2:
-            by_pathway[pathway].append((first, latest))
-    for pathway, pairs in sorted(by_pathway.items()):
-        firsts, latests = [a for a, _ in pairs], [b for _, b in pairs]
-        table.rows.append([pathway, len(pairs), statistics.fmean(firsts), statistics.fmean(latests),
-                           statistics.fmean(latests) - statistics.fmean(firsts)])
+        for metric in ("score_first", "score_latest"):
+            for pathway, tenths, n in _sums(uow.session, scope, metric, ("pathway", "bucket"), labels=(SCORE,)):
+                sums[pathway][metric][0] += n
+                sums[pathway][metric][1] += tenths * n
+    for pathway, by_metric in sorted(sums.items()):
+        (cases, first), (_, latest) = by_metric["score_first"], by_metric["score_latest"]
+        mean_first, mean_latest = first / cases / 10, latest / cases / 10
+        table.rows.append([pathway, cases, mean_first, mean_latest, mean_latest - mean_first])
     return table
 
 
 def ips_caseloads(env: Env, scope: Scope) -> Table:
     table = Table("caseloads", f"IPS caseload per job coach (limit {IPS_CASELOAD_LIMIT})",
                   ["job coach", "active clients", "over the limit"])
-    coach = Case.tags["job_coach"].as_string()
     with env.uow() as uow:
-        rows = uow.session.execute(
-            sa.select(coach, sa.func.count()).where(Case.pathway == IPS, Case.status == "active",
-                                                    Case.region.in_(scope.regions), coach.is_not(None))
-            .group_by(coach).order_by(sa.func.count().desc()))
-        table.rows = [[c, n, n > IPS_CASELOAD_LIMIT] for c, n in rows]
+        rows = _sums(uow.session, scope, "caseload", ("label",), IPS, month=counts.NOW)
+    table.rows = [[c, n, n > IPS_CASELOAD_LIMIT] for c, n in sorted(rows, key=lambda r: (-r[1], r[0]))]
     return table
 
 
@@ -263,18 +266,9 @@ def ips_first_contact(env: Env, scope: Scope) -> Table:
     table = Table("first_contact", f"IPS: days from first meeting to first employer contact (target {FIRST_CONTACT_DAYS})",
                   ["clients", "median", "p90", f"within {FIRST_CONTACT_DAYS} days"], count_column=0)
     with env.uow() as uow:
-        s = uow.session
-        first = {}
-        for element in ("Task_FirstMeeting", "Task_EmployerContact"):
-            first[element] = dict(s.execute(
-                sa.select(Task.case_id, sa.func.min(Task.completed_at)).join(Case, Case.id == Task.case_id)
-                .where(Task.pathway == IPS, Task.element_id == element, Task.status == "completed",
-                       Case.region.in_(scope.regions), Case.started_at >= scope.start, Case.started_at < scope.end)
-                .group_by(Task.case_id)).all())
-    days = sorted(_days(_aware(first["Task_EmployerContact"][c]) - _aware(met))
-                  for c, met in first["Task_FirstMeeting"].items() if c in first["Task_EmployerContact"])
-    within = sum(1 for d in days if d <= FIRST_CONTACT_DAYS)
-    table.rows = [[len(days), _p(days, 0.5), _p(days, 0.9), within]]
+        days = _sums(uow.session, scope, "first_contact", ("bucket",), IPS)
+    within = sum(n for d, n in days if d <= FIRST_CONTACT_DAYS)
+    table.rows = [[sum(n for _, n in days), _quantile(days, 0.5), _quantile(days, 0.9), within]]
     return table
 
 

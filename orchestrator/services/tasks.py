@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import ConflictError, NotFoundError, PermissionDeniedError, PolkuError, RequestError
 from ..store.models import AccessLog, Case, Event, Observation, SavedFilter, Task
+from . import measure_counts
 from .case_state import load_runtime, save_progress
 from .cases import case_summary, check_user_fields
 from .env import Env
@@ -203,14 +204,15 @@ def complete(env: Env, actor: Principal, task_id: str, data: dict | None,
         runtime = load_runtime(env, s, case)
         # completed_by lets a diagram keep "the coach who met the client" (outputParameter)
         steps = runtime.complete_human(task.engine_task_id, {**cleaned, "completed_by": actor.username})
-        for key in model.measures:
-            if isinstance(cleaned.get(key), int | float) and not isinstance(cleaned.get(key), bool):
-                s.add(Observation(case_id=case.id, pathway=case.pathway, region=case.region, key=key,
-                                  value=float(cleaned[key]), at=now))
+        observed = {key: float(cleaned[key]) for key in model.measures
+                    if isinstance(cleaned.get(key), int | float) and not isinstance(cleaned.get(key), bool)}
+        for key, value in observed.items():
+            s.add(Observation(case_id=case.id, pathway=case.pathway, region=case.region, key=key, value=value, at=now))
         completed = {"case_id": case.id, "at": now, "actor": actor.username, "kind": "task_completed",
                      "element_id": task.element_id, "task_id": task.id,
                      "details": {"name": task.name, "fields": sorted(cleaned)}}
-        save_progress(env, uow, case, runtime, actor.username, steps[1:], now, events=[completed])
+        save_progress(env, uow, case, runtime, actor.username, steps[1:], now, events=[completed],
+                      facts=measure_counts.record_step(case.facts, task.element_id, now, observed))
         uow.commit()
         return case_summary(case)
 

@@ -136,6 +136,9 @@ class Case(Base):
     state: Mapped[str] = mapped_column(sa.Text)
     # listable business fields of the case (polku.listable), for measures such as caseloads
     tags: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # what the measures need of the case's history, kept on write (services/measure_counts.py):
+    # {"reached": {element_id: first completion ISO time}, "observed": {key: [first, latest, count]}}
+    facts: Mapped[dict] = mapped_column(sa.JSON, default=dict, server_default="{}")
     version_no: Mapped[int] = mapped_column(default=1)
     __mapper_args__ = {"version_id_col": version_no}
 
@@ -150,7 +153,6 @@ class Task(Base):
         sa.Index("ix_tasks_step", "pathway", "status", "element_id"),
         sa.Index("ix_tasks_case", "case_id", "status"),
         sa.Index("ix_tasks_engine", "case_id", "engine_task_id"),
-        sa.Index("ix_tasks_milestone", "pathway", "element_id", "status", "case_id", "completed_at"),
         # covering indexes for the diagram overlays and the open-work measure (bench/dashboard.py)
         sa.Index("ix_tasks_overview", "pathway", "status", "element_id", "created_at", "region", "due_at"),
         sa.Index("ix_tasks_open_work", "status", "region", "pathway", "name", "assignee", "due_at"),
@@ -323,3 +325,21 @@ class Observation(Base):
     key: Mapped[str] = mapped_column(sa.String(100))
     value: Mapped[float]
     at: Mapped[datetime] = mapped_column(UTC)
+
+
+class MeasureCount(Base):
+    """Counts kept up to date on every write, so a measure sums a few hundred rows instead
+    of scanning cases and tasks (services/measure_counts.py says what each metric counts).
+
+    ``month`` is the Helsinki calendar month the count belongs to ('' for counts of now, such
+    as caseloads); ``bucket`` is a whole number of days, or a score in tenths.
+    """
+
+    __tablename__ = "measure_counts"
+    metric: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    pathway: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    region: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    label: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    bucket: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    n: Mapped[int]
