@@ -108,7 +108,7 @@ def save_progress(env: Env, uow: UnitOfWork, case: Case, runtime: CaseRuntime, a
     _update_case_row(session, case, values)
     writes.flush(session)
     now_counted = measure_counts.contributions(case, milestones)
-    measure_counts.apply(session, measure_counts.change(counted or Counter(), now_counted))
+    measure_counts.add_on_commit(uow, measure_counts.change(counted or Counter(), now_counted))
     if handover:
         from .handover import hand_over  # handover starts a case, which saves through here
         hand_over(env, uow, case, runtime.data(), handover, actor, now)

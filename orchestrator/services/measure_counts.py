@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from ..engine.expressions import HELSINKI
 from ..store.models import Case, MeasureCount, Observation, Task
+from ..store.uow import UnitOfWork
 from .env import Env
 from .models_cache import model_for_version
 
@@ -123,6 +124,15 @@ def contributions(case: CaseLike, milestones: Iterable[str]) -> Counter[Key]:
 
 
 # -- writing ---------------------------------------------------------------------------------
+def add_on_commit(uow: UnitOfWork, delta: Counter[Key]) -> None:
+    """Add ``delta`` to the counts when ``uow`` commits: all of a use case's changes (a step
+    and a hand-over's new case) go out together, at the end, so the hot rows (this month's
+    'started', say) stay locked for the commit only, not the whole step."""
+    pending: Counter[Key] = uow.pending.setdefault("measure_counts", Counter())
+    pending.update(delta)
+    uow.before_commit("measure_counts", lambda: apply(uow.session, uow.pending.pop("measure_counts")))
+
+
 def apply(session: Session, delta: Counter[Key]) -> None:
     """Add ``delta`` to the stored counts: one upsert per key, in key order so that two
     transactions touching the same counts lock them in the same order (no deadlock)."""

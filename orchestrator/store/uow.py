@@ -13,10 +13,12 @@ class UnitOfWork:
         self._factory = factory
         self.session: Session
         self._after_commit: list = []
+        self._before_commit: dict[str, object] = {}
+        self.pending: dict[str, object] = {}  # what before-commit callbacks will write
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
-        self._after_commit = []
+        self._after_commit, self._before_commit, self.pending = [], {}, {}
         return self
 
     def __exit__(self, *exc) -> None:
@@ -27,6 +29,9 @@ class UnitOfWork:
 
     def commit(self) -> None:
         try:
+            for callback in self._before_commit.values():
+                callback()
+            self._before_commit = {}
             self.session.commit()
         except StaleDataError:
             raise ConflictError("the case was changed by someone else at the same time; "
@@ -40,6 +45,11 @@ class UnitOfWork:
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
             callback()
+
+    def before_commit(self, name: str, callback) -> None:
+        """Run ``callback`` just before committing, once per ``name`` however often it is
+        registered (e.g. writing counts a whole use case accumulated, as late as possible)."""
+        self._before_commit.setdefault(name, callback)
 
     def after_commit(self, callback) -> None:
         """Run ``callback`` only once this unit of work has committed (e.g. cache updates)."""
