@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from datetime import datetime
+from types import SimpleNamespace
 from uuid import uuid4
 
 import sqlalchemy as sa
@@ -89,7 +90,7 @@ def save_progress(env: Env, uow: UnitOfWork, case: Case, runtime: CaseRuntime, a
     writes.rows[Event].extend(step_events(case.id, steps, actor, now))
     failing = _run_service_tasks(env, session, writes, case, runtime, actor, now)
     humans, calls, timers = runtime.human_tasks(now), runtime.service_calls(), runtime.timers()
-    _sync_task_index(session, writes, case, runtime, humans, now)
+    _sync_task_index(uow, writes, case, runtime, humans, now)
     _sync_timers(session, writes, case, runtime, timers)
     values = {"state": runtime.dumps(), "serializer_version": serializer.SERIALIZER_VERSION,
               "library_version": serializer.LIBRARY, "updated_at": now,
@@ -290,27 +291,32 @@ def _open_incident(session: Session, case: Case, call: ServiceCall, message: str
                       element_id=call.element_id, task_id=call.task_id, details={"message": message}))
 
 
-def _sync_task_index(session: Session, writes: StepWrites, case: Case, runtime: CaseRuntime,
+def _sync_task_index(uow: UnitOfWork, writes: StepWrites, case: Case, runtime: CaseRuntime,
                      current: list, now: datetime) -> None:
     """Insert rows for tasks that appeared, cancel rows of tasks that vanished (e.g. a
     boundary event interrupted them); diffed against what was last persisted, not re-read."""
+    session = uow.session
     current_ids = {h.task_id for h in current}
     for h in current:
         if h.task_id in runtime.persisted_tasks:
             continue
-        writes.add(Task, id=str(uuid4()), engine_task_id=h.task_id, case_id=case.id, pathway=case.pathway, element_id=h.element_id,
-                   name=h.name, role=h.role, region=case.region, client_ref=case.client_ref, assignee=h.assignee,
-                   candidate_groups=list(h.candidate_groups), candidate_users=list(h.candidate_users),
-                   form_id=h.form_id, status="open", created_at=now, due_at=h.due_at,
-                   follow_up_at=h.follow_up_at, claimed_at=None, completed_at=None, completed_by=None,
-                   delegated_by=None, draft=None, draft_by=None, draft_at=None,
+        row = dict(id=str(uuid4()), engine_task_id=h.task_id, case_id=case.id, pathway=case.pathway,
+                   element_id=h.element_id, name=h.name, role=h.role, region=case.region, client_ref=case.client_ref,
+                   assignee=h.assignee, candidate_groups=list(h.candidate_groups),
+                   candidate_users=list(h.candidate_users), form_id=h.form_id, status="open", created_at=now,
+                   due_at=h.due_at, follow_up_at=h.follow_up_at, claimed_at=None, completed_at=None,
+                   completed_by=None, delegated_by=None, draft=None, draft_by=None, draft_at=None,
                    listed={k: h.data[k] for k in runtime.model.listable if h.data.get(k) not in (None, "", [])})
+        writes.add(Task, **row)
+        measure_counts.track_task(uow, None, SimpleNamespace(**row))
     gone = runtime.persisted_tasks - current_ids
     if gone:
         # a task completed in this step is already 'completed'; only still-open rows are cancelled
-        session.execute(sa.update(Task).where(Task.case_id == case.id, Task.engine_task_id.in_(gone),
-                                              Task.status == "open")
-                        .values(status="cancelled", completed_at=now))
+        still_open = [Task.case_id == case.id, Task.engine_task_id.in_(gone), Task.status == "open"]
+        for task in session.execute(sa.select(Task.pathway, Task.region, Task.element_id, Task.created_at,
+                                              Task.due_at, Task.assignee).where(*still_open)):
+            measure_counts.track_task(uow, task, None)
+        session.execute(sa.update(Task).where(*still_open).values(status="cancelled", completed_at=now))
 
 
 def _sync_timers(session: Session, writes: StepWrites, case: Case, runtime: CaseRuntime, timers: list) -> None:

@@ -33,6 +33,7 @@ from ..store.models import (
     User,
 )
 from ..store.uow import UnitOfWork
+from . import measure_counts
 from .case_state import load_runtime, run_handler, save_progress, step_events
 from .consent import consent_row
 from .env import Env
@@ -254,8 +255,11 @@ def change_client_lead(env: Env, actor: Principal, case_id: int, username: str, 
         if username == current:
             raise ConflictError(f"{username} is already the client lead")
         runtime.set_data({CLIENT_LEAD: username})
-        moved = s.execute(sa.update(Task).where(Task.case_id == case.id, Task.status == "open",
-                                                Task.role == CLIENT_LEAD).values(assignee=username)).rowcount
+        leads = [Task.case_id == case.id, Task.status == "open", Task.role == CLIENT_LEAD]
+        for task in s.execute(sa.select(Task.pathway, Task.region, Task.element_id, Task.created_at, Task.due_at,
+                                        Task.assignee).where(*leads)):
+            measure_counts.track_task(uow, task, measure_counts.open_task(task, assignee=username))
+        moved = s.execute(sa.update(Task).where(*leads).values(assignee=username)).rowcount
         changed = {"case_id": case.id, "at": now, "actor": actor.username, "kind": "client_lead_changed",
                    "element_id": None, "task_id": None,
                    "details": {"from": current, "to": username, "reason": reason[:300], "tasks_moved": moved}}

@@ -26,12 +26,25 @@ score_first,    per measured key, once two or    of its start  key / first (late
 score_latest    more values were recorded                      value in tenths
 caseload        IPS, while active                '' (now)      job coach / 0
 =============== ================================ ============= ==========================
+
+and what waits now, counted per open task (month '', label = step id):
+
+=============== ================================ ==========================================
+open            each open task                   0
+open_since      each open task                   the Helsinki day it opened (day ordinal)
+open_due        each open task with a due date   the Helsinki day it is due (day ordinal)
+unowned         each open task nobody has        0
+=============== ================================ ==========================================
+
+The task services report every change of an open task (opened, claimed, given, closed …)
+through :func:`track_task`.
 """
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from types import SimpleNamespace
 from typing import NamedTuple, Protocol
 
 import sqlalchemy as sa
@@ -73,6 +86,14 @@ class CaseLike(Protocol):
 
 def month_of(at: datetime) -> str:
     return at.astimezone(HELSINKI).strftime("%Y-%m")
+
+
+def day_of(at: datetime) -> int:
+    return at.astimezone(HELSINKI).date().toordinal()
+
+
+def date_of(day: float) -> date:
+    return date.fromordinal(int(day))
 
 
 def whole_days(start: datetime, end: datetime) -> int:
@@ -121,6 +142,41 @@ def contributions(case: CaseLike, milestones: Iterable[str]) -> Counter[Key]:
         if case.status == "active" and tags.get(JOB_COACH_TAG):
             out[Key("caseload", p, r, NOW, str(tags[JOB_COACH_TAG]))] += 1
     return out
+
+
+class TaskLike(Protocol):
+    pathway: str
+    region: str
+    element_id: str
+    created_at: datetime
+    due_at: datetime | None
+    assignee: str | None
+
+
+def open_task_contributions(task: TaskLike | None) -> Counter[Key]:
+    out: Counter[Key] = Counter()
+    if task is None:
+        return out
+    p, r, e = task.pathway, task.region, task.element_id
+    out[Key("open", p, r, NOW, e)] += 1
+    out[Key("open_since", p, r, NOW, e, day_of(task.created_at))] += 1
+    if task.due_at is not None:
+        out[Key("open_due", p, r, NOW, e, day_of(task.due_at))] += 1
+    if not task.assignee:
+        out[Key("unowned", p, r, NOW, e)] += 1
+    return out
+
+
+def open_task(task: TaskLike, **changes) -> SimpleNamespace:
+    """A copy of the open task's counted fields with ``changes``: what it is after an update."""
+    fields = {k: getattr(task, k) for k in ("pathway", "region", "element_id", "created_at", "due_at", "assignee")}
+    return SimpleNamespace(**{**fields, **changes})
+
+
+def track_task(uow: UnitOfWork, before: TaskLike | None, after: TaskLike | None) -> None:
+    """An open task changed: ``before`` is it as it was (None: it just opened), ``after`` as it
+    is now (None: it closed, by completion or cancellation)."""
+    add_on_commit(uow, change(open_task_contributions(before), open_task_contributions(after)))
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -181,6 +237,9 @@ def rebuild(env: Env, chunk: int = 20_000) -> int:
                 totals.update(contributions(_Row(row, case_facts), milestones[row.process_version_id]))
             conn.execute(sa.update(Case.__table__).where(Case.__table__.c.id == sa.bindparam("case_id"))
                          .values(facts=sa.bindparam("facts")), updates)
+        for task in s.execute(sa.select(Task.pathway, Task.region, Task.element_id, Task.created_at, Task.due_at,
+                                        Task.assignee).where(Task.status == "open")):
+            totals.update(open_task_contributions(task))
         conn.execute(table.delete())
         rows = [{**key._asdict(), "n": n} for key, n in sorted(totals.items()) if n]
         for start in range(0, len(rows), chunk):

@@ -176,7 +176,7 @@ def milestones(env: Env, scope: Scope) -> Table:
                   ["pathway", "milestone", "cases", "median", "p90"], count_column=2)
     with env.uow() as uow:
         s = uow.session
-        for pathway, version_id in _latest_versions(s, scope):
+        for pathway, version_id in _latest_versions(s, scope.pathway):
             model = model_for_version(env, s, version_id)
             for element_id, name in model.milestones.items():
                 days = _sums(s, scope, "reached", ("bucket",), pathway, (element_id,))
@@ -184,10 +184,10 @@ def milestones(env: Env, scope: Scope) -> Table:
     return table
 
 
-def _latest_versions(session, scope: Scope) -> list[tuple[str, int]]:
+def _latest_versions(session, pathway: str | None) -> list[tuple[str, int]]:
     q = sa.select(ProcessVersion.process_id, sa.func.max(ProcessVersion.id)).group_by(ProcessVersion.process_id)
-    if scope.pathway:
-        q = q.where(ProcessVersion.process_id == scope.pathway)
+    if pathway:
+        q = q.where(ProcessVersion.process_id == pathway)
     return sorted(session.execute(q).all())
 
 
@@ -277,31 +277,62 @@ def open_work(env: Env, scope: Scope, now: datetime) -> Table:
     table = Table("open_work", "Open tasks with no owner, and overdue, by step and region",
                   ["pathway", "step", "region", "open", "no owner", "overdue"], count_column=3)
     with env.uow() as uow:
-        rows = uow.session.execute(
-            sa.select(Task.pathway, Task.name, Task.region, sa.func.count(),
-                      sa.func.sum(sa.case((Task.assignee.is_(None), 1), else_=0)),
-                      sa.func.sum(sa.case((Task.due_at < now, 1), else_=0)))
-            .where(Task.status == "open", Task.region.in_(scope.regions), *_pathway_filter(scope, Task.pathway))
-            .group_by(Task.pathway, Task.name, Task.region).order_by(Task.pathway, Task.name, Task.region))
-        table.rows = [[p, n, r, c, int(u or 0), int(o or 0)] for p, n, r, c, u, o in rows]
+        s = uow.session
+        cells: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        for i, metric in enumerate(("open", "unowned")):
+            for pathway, element, region, n in _sums(s, scope, metric, ("pathway", "label", "region"), month=counts.NOW):
+                cells[(pathway, element, region)][i] = n
+        for (pathway, element, region), n in _overdue(s, scope, ("pathway", "label", "region"), now).items():
+            cells[(pathway, element, region)][2] = n
+        names = _step_names(env, s, {p for p, _e, _r in cells})
+    rows = [[p, names.get((p, e), e), r, *c] for (p, e, r), c in cells.items() if c[0]]
+    table.rows = sorted(rows, key=lambda row: row[:3])
     return table
+
+
+def _overdue(s, scope: Scope, by: tuple[str, ...], now: datetime) -> dict[tuple, int]:
+    """Open tasks due before ``now``: whole days from the counts, today's from the task index."""
+    today = now.astimezone(HELSINKI).date()
+    mc = MeasureCount
+    columns = [getattr(mc, c) for c in by]
+    q = (sa.select(*columns, sa.func.sum(mc.n)).where(
+        mc.metric == "open_due", mc.month == counts.NOW, mc.region.in_(scope.regions),
+        mc.bucket < today.toordinal(), *_pathway_filter(scope, mc.pathway)).group_by(*columns))
+    overdue: dict[tuple, int] = defaultdict(int)
+    for *key, n in s.execute(q):
+        overdue[tuple(key)] += int(n)
+    task_columns = [{"label": Task.element_id}.get(c, getattr(Task, c, None)) for c in by]
+    start_of_today = datetime.combine(today, time.min, HELSINKI)
+    for *key, n in s.execute(sa.select(*task_columns, sa.func.count()).where(
+            Task.status == "open", Task.due_at >= start_of_today, Task.due_at < now,
+            Task.region.in_(scope.regions), *_pathway_filter(scope, Task.pathway)).group_by(*task_columns)):
+        overdue[tuple(key)] += int(n)
+    return overdue
+
+
+def _step_names(env: Env, s, pathways: set[str]) -> dict[tuple[str, str], str]:
+    names = {}
+    for pathway, version_id in _latest_versions(s, None):
+        if pathway in pathways:
+            model = model_for_version(env, s, version_id)
+            names.update({(pathway, e): element.name for e, element in model.elements.items()})
+    return names
 
 
 def step_overview(env: Env, actor: Principal, pathway: str, region: str | None, now: datetime) -> dict:
     """Per step of the diagram: open tasks, overdue, median days waiting (for the overlays)."""
     scope = scope_for(actor, region, None, None, pathway, now)
-    where = (Task.pathway == pathway, Task.status == "open", Task.region.in_(scope.regions))
+    today = now.astimezone(HELSINKI).date().toordinal()
     with env.uow() as uow:
         s = uow.session
-        rows = s.execute(sa.select(Task.element_id, sa.func.count(), sa.func.sum(sa.case((Task.due_at < now, 1), else_=0)))
-                         .where(*where).group_by(Task.element_id)).all()
-        # the median waiting task of each step: one index seek per step, no sort of all open tasks
-        medians = {e: s.scalar(sa.select(Task.created_at).where(*where, Task.element_id == e)
-                               .order_by(Task.created_at).limit(1).offset((n - 1) // 2)) for e, n, _o in rows}
+        waiting: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for element, day, n in _sums(s, scope, "open_since", ("label", "bucket"), month=counts.NOW):
+            waiting[element].append((today - day, n))
+        overdue = _overdue(s, scope, ("label",), now)
     return {"pathway": pathway, "regions": sorted(scope.regions), "steps": [
-        {"element_id": e, "open": n, "overdue": int(o or 0),
-         "median_days_waiting": round(_days(now - _aware(medians[e])), 1) if e in medians else None}
-        for e, n, o in rows]}
+        {"element_id": e, "open": sum(n for _d, n in days), "overdue": overdue.get((e,), 0),
+         "median_days_waiting": _quantile(sorted(days), 0.5)}
+        for e, days in sorted(waiting.items())]}
 
 
 def step_tasks(env: Env, actor: Principal, pathway: str, element_id: str, region: str | None,

@@ -129,11 +129,13 @@ def claim(env: Env, actor: Principal, task_id: str) -> dict:
         if task.assignee:
             raise ConflictError(f"{task.assignee} has already claimed this task")
         # Conditional update: of two people claiming at once, exactly one wins.
+        before = measure_counts.open_task(task)  # the update may refresh ``task`` in place
         done = s.execute(sa.update(Task).where(Task.id == task_id, Task.status == "open",
                                                Task.assignee.is_(None))
                          .values(assignee=actor.username, claimed_at=now))
         if done.rowcount != 1:
             raise ConflictError("someone else claimed or completed this task just now")
+        measure_counts.track_task(uow, before, measure_counts.open_task(before, assignee=actor.username))
         s.add(Event(case_id=task.case_id, at=now, actor=actor.username, kind="task_claimed",
                     element_id=task.element_id, task_id=task.id))
         uow.commit()
@@ -150,11 +152,13 @@ def unclaim(env: Env, actor: Principal, task_id: str) -> dict:
         if task.assignee != actor.username:
             raise ConflictError("only the person who claimed the task can unclaim it"
                                 if task.assignee else "the task is not claimed")
+        before = measure_counts.open_task(task)  # the update may refresh ``task`` in place
         done = s.execute(sa.update(Task).where(Task.id == task_id, Task.status == "open",
                                                Task.assignee == actor.username)
                          .values(assignee=None, claimed_at=None))
         if done.rowcount != 1:
             raise ConflictError("the task changed just now; reload it")
+        measure_counts.track_task(uow, before, measure_counts.open_task(before, assignee=None))
         s.add(Event(case_id=task.case_id, at=now, actor=actor.username, kind="task_unclaimed",
                     element_id=task.element_id, task_id=task.id))
         uow.commit()
@@ -194,6 +198,7 @@ def complete(env: Env, actor: Principal, task_id: str, data: dict | None,
         if not form and data:
             raise RequestError("this step has no form; send no data")
         check_user_fields(s, form, cleaned, case.region)
+        before = measure_counts.open_task(task)  # the update may refresh ``task`` in place
         done = s.execute(sa.update(Task).where(
             Task.id == task_id, Task.status == "open",
             sa.or_(Task.assignee.is_(None), Task.assignee == actor.username))
@@ -201,6 +206,7 @@ def complete(env: Env, actor: Principal, task_id: str, data: dict | None,
                     assignee=actor.username))
         if done.rowcount != 1:
             raise ConflictError("someone else claimed or completed this task just now")
+        measure_counts.track_task(uow, before, None)
         runtime = load_runtime(env, s, case)
         # completed_by lets a diagram keep "the coach who met the client" (outputParameter)
         steps = runtime.complete_human(task.engine_task_id, {**cleaned, "completed_by": actor.username})
@@ -256,12 +262,14 @@ def reassign(env: Env, actor: Principal, task_id: str, to_username: str, *, dele
             raise ConflictError(f"{task.assignee} has claimed this task")
         if to_username not in colleagues(env, task.role or "", task.region):
             raise RequestError(f"{to_username} does not have the role {task.role} in region {task.region}")
+        before = measure_counts.open_task(task)  # the update may refresh ``task`` in place
         done = s.execute(sa.update(Task).where(Task.id == task_id, Task.status == "open",
                                                Task.assignee.is_not_distinct_from(task.assignee))
                          .values(assignee=to_username, claimed_at=now,
                                  delegated_by=actor.username if delegate else None))
         if done.rowcount != 1:
             raise ConflictError("someone else claimed or completed this task just now")
+        measure_counts.track_task(uow, before, measure_counts.open_task(before, assignee=to_username))
         s.add(Event(case_id=task.case_id, at=now, actor=actor.username,
                     kind="task_delegated" if delegate else "task_reassigned", element_id=task.element_id,
                     task_id=task.id, details={"from": task.assignee, "to": to_username}))
@@ -278,11 +286,13 @@ def take_back(env: Env, actor: Principal, task_id: str) -> dict:
         if task is None or task.delegated_by != actor.username:
             raise NotFoundError(f"task {task_id} is not delegated by you")
         _must_be_open(task)
+        before = measure_counts.open_task(task)  # the update may refresh ``task`` in place
         done = s.execute(sa.update(Task).where(Task.id == task_id, Task.status == "open",
                                                Task.delegated_by == actor.username)
                          .values(assignee=actor.username, delegated_by=None, claimed_at=now))
         if done.rowcount != 1:
             raise ConflictError("the task changed just now; reload it")
+        measure_counts.track_task(uow, before, measure_counts.open_task(before, assignee=actor.username))
         s.add(Event(case_id=task.case_id, at=now, actor=actor.username, kind="task_taken_back",
                     element_id=task.element_id, task_id=task.id, details={"from": task.assignee}))
         uow.commit()
@@ -322,8 +332,9 @@ def save_draft(env: Env, actor: Principal, task_id: str, data: dict) -> dict:
         form = model.forms.get(task.form_id) if task.form_id else None
         cleaned = form.validate(data, partial=True) if form else {}
         task.draft, task.draft_by, task.draft_at = cleaned, actor.username, now
-        if not task.assignee:
-            task.assignee, task.claimed_at = actor.username, now  # a draft is the start of work: claim it
+        if not task.assignee:  # a draft is the start of work: claim it
+            measure_counts.track_task(uow, task, measure_counts.open_task(task, assignee=actor.username))
+            task.assignee, task.claimed_at = actor.username, now
         uow.commit()
         return task_row(task, now)
 

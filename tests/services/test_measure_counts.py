@@ -11,10 +11,12 @@ import pytest
 import time_machine
 
 from orchestrator import demo
-from orchestrator.services import deploy, measure_counts, measures
+from orchestrator.errors import PolkuError
+from orchestrator.services import cases, deploy, measure_counts, measures, tasks
 from orchestrator.services.timers import fire_due_timers
 
-from ..conftest import ROOT
+from ..api.walk import REFERRAL
+from ..conftest import ROOT, principal
 from .test_measures import ips_client
 
 START = datetime(2026, 12, 20, 9, 0, tzinfo=timezone.utc)
@@ -72,3 +74,53 @@ def test_quantiles_of_a_histogram_are_those_of_the_values_written_out(seed):
         assert measures._quantile(histogram, q) == pytest.approx(expected)
     assert measures._quantile([], 0.5) is None
     assert measures._quantile([(7, 1)], 0.9) == 7.0
+
+
+def test_what_waits_now_follows_claims_hand_offs_drafts_and_the_clock(deployed):
+    """Five bookings waiting: four opened 5 Jan (due 12 Jan 08:00 UTC), one 8 Jan (due 15 Jan).
+    Claimed, given, delegated and taken back, drafted and unclaimed, so that in the end A is
+    nina's, B and C noora's, and D (north) and E (south) nobody's."""
+    jan5 = datetime(2027, 1, 5, 8, 0, tzinfo=timezone.utc)
+    nina, noora = principal(deployed, "nina"), principal(deployed, "noora")
+    with time_machine.travel(jan5, tick=False) as clock:
+        a, b, c = (booking(deployed, "rita", "north", ref) for ref in "ABC")
+        booking(deployed, "rolf", "south", "E")
+        clock.shift(timedelta(days=3))
+        d = booking(deployed, "rita", "north", "D")
+        tasks.claim(deployed, nina, a)
+        tasks.unclaim(deployed, nina, a)
+        tasks.claim(deployed, noora, b)
+        tasks.claim(deployed, nina, c)
+        tasks.reassign(deployed, nina, c, "noora")
+        tasks.claim(deployed, nina, a)
+        tasks.reassign(deployed, nina, a, "noora", delegate=True)
+        tasks.take_back(deployed, nina, a)
+        tasks.save_draft(deployed, noora, d, {"location": "Keskusta"})
+        tasks.unclaim(deployed, noora, d)
+        with pytest.raises(PolkuError):  # refused: changes no count
+            tasks.claim(deployed, nina, b)
+    mia = principal(deployed, "mia")
+    # 12 Jan 10:00 UTC: A, B, C and E fell due this very morning (the task index tells those)
+    for now, waited in ((datetime(2027, 1, 12, 10, 0, tzinfo=timezone.utc), [4, 7, 7, 7, 7]),
+                        (datetime(2027, 1, 13, 10, 0, tzinfo=timezone.utc), [5, 8, 8, 8, 8])):
+        (step,) = measures.step_overview(deployed, mia, "unemployed_health_check", None, now)["steps"]
+        assert step == {"element_id": "Task_BookAppointment", "open": 5, "overdue": 4,
+                        "median_days_waiting": statistics.median(waited)}
+        scope = measures.scope_for(mia, None, None, None, now=now)
+        assert measures.measure(deployed, scope, "open_work", now).rows == [
+            ["unemployed_health_check", "Varaa aika ja lähetä kutsu", "north", 4, 1, 3],
+            ["unemployed_health_check", "Varaa aika ja lähetä kutsu", "south", 1, 1, 1]]
+    (north,) = measures.step_overview(deployed, mia, "unemployed_health_check", "north",
+                                      datetime(2027, 1, 12, 7, 0, tzinfo=timezone.utc))["steps"]
+    assert (north["open"], north["overdue"]) == (4, 0)  # an hour before they fell due
+    kept = measure_counts.snapshot(deployed)
+    measure_counts.rebuild(deployed)
+    assert measure_counts.snapshot(deployed) == kept
+
+
+def booking(env, referrer: str, region: str, ref: str) -> str:
+    """Start a health check; return the id of its open booking task."""
+    c = cases.start_case(env, principal(env, referrer), "unemployed_health_check", region,
+                         {**REFERRAL, "client_ref": ref})
+    (task,) = tasks.open_for_case(env, c["id"])
+    return task["id"]
