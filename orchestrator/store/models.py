@@ -153,9 +153,10 @@ class Task(Base):
         sa.Index("ix_tasks_step", "pathway", "status", "element_id"),
         sa.Index("ix_tasks_case", "case_id", "status"),
         sa.Index("ix_tasks_engine", "case_id", "engine_task_id"),
-        # covering indexes for the diagram overlays and the open-work measure (bench/dashboard.py)
+        # a step's open tasks, longest waiting first (the manager's step list)
         sa.Index("ix_tasks_overview", "pathway", "status", "element_id", "created_at", "region", "due_at"),
-        sa.Index("ix_tasks_open_work", "status", "region", "pathway", "name", "assignee", "due_at"),
+        # open tasks falling due today (the rest of "overdue" is counted on write)
+        sa.Index("ix_tasks_due", "status", "due_at"),
     )
     # Polku's own id: a loop rewound by the engine may reuse an engine task id (see runtime).
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)

@@ -34,11 +34,16 @@ def upgrade() -> None:
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.add_column(sa.Column("facts", sa.JSON(), server_default="{}", nullable=False))
     with op.batch_alter_table("tasks", schema=None) as batch_op:
-        batch_op.drop_index("ix_tasks_milestone")  # the milestone measure reads the counts now
+        batch_op.drop_index("ix_tasks_milestone")  # the measures read the counts now
+        batch_op.drop_index("ix_tasks_open_work")
+        batch_op.create_index("ix_tasks_due", ["status", "due_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.drop_index("ix_tasks_due")
+        batch_op.create_index("ix_tasks_open_work", ["status", "region", "pathway", "name", "assignee", "due_at"],
+                              unique=False)
         batch_op.create_index("ix_tasks_milestone", ["pathway", "element_id", "status", "case_id", "completed_at"],
                               unique=False)
     with op.batch_alter_table("cases", schema=None) as batch_op:
