@@ -131,4 +131,7 @@ def test_upgrading_a_database_from_0001_fills_the_measure_counts_from_its_tasks(
     assert r.exit_code == 0 and f"measure counts rebuilt from the task index: {len(kept)} rows" in r.output
     assert measure_counts.snapshot(env) == kept
     assert "measure counts rebuilt" not in run("db", "upgrade").output  # only when coming from 0001
+    r = run("db", "rebuild-measures")
+    assert r.exit_code == 0 and f"measure counts rebuilt: {len(kept)} rows" in r.output
+    assert measure_counts.snapshot(env) == kept
     env.engine.dispose()

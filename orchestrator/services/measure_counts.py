@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import NamedTuple, Protocol
 
@@ -90,10 +90,6 @@ def month_of(at: datetime) -> str:
 
 def day_of(at: datetime) -> int:
     return at.astimezone(HELSINKI).date().toordinal()
-
-
-def date_of(day: float) -> date:
-    return date.fromordinal(int(day))
 
 
 def whole_days(start: datetime, end: datetime) -> int:

@@ -178,8 +178,11 @@ def milestones(env: Env, scope: Scope) -> Table:
         s = uow.session
         for pathway, version_id in _latest_versions(s, scope.pathway):
             model = model_for_version(env, s, version_id)
+            reached: dict[str, list[tuple[int, int]]] = defaultdict(list)
+            for element_id, day, n in _sums(s, scope, "reached", ("label", "bucket"), pathway, tuple(model.milestones)):
+                reached[element_id].append((day, n))
             for element_id, name in model.milestones.items():
-                days = _sums(s, scope, "reached", ("bucket",), pathway, (element_id,))
+                days = reached[element_id]
                 table.rows.append([pathway, name, sum(n for _, n in days), _quantile(days, 0.5), _quantile(days, 0.9)])
     return table
 

@@ -339,8 +339,9 @@ class MeasureCount(Base):
     __tablename__ = "measure_counts"
     metric: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     pathway: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    # key order: a measure asks for one metric, usually of one pathway and step (label)
+    label: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
     region: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
-    label: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
     bucket: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     n: Mapped[int]

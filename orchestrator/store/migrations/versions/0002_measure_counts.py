@@ -23,12 +23,12 @@ def upgrade() -> None:
         "measure_counts",
         sa.Column("metric", sa.String(length=40), nullable=False),
         sa.Column("pathway", sa.String(length=100), nullable=False),
+        sa.Column("label", sa.String(length=100), nullable=False),
         sa.Column("region", sa.String(length=40), nullable=False),
         sa.Column("month", sa.String(length=7), nullable=False),
-        sa.Column("label", sa.String(length=100), nullable=False),
         sa.Column("bucket", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("metric", "pathway", "region", "month", "label", "bucket",
+        sa.PrimaryKeyConstraint("metric", "pathway", "label", "region", "month", "bucket",
                                 name=op.f("pk_measure_counts")),
     )
     with op.batch_alter_table("cases", schema=None) as batch_op:
