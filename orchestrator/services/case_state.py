@@ -312,11 +312,12 @@ def _sync_task_index(uow: UnitOfWork, writes: StepWrites, case: Case, runtime: C
     gone = runtime.persisted_tasks - current_ids
     if gone:
         # a task completed in this step is already 'completed'; only still-open rows are cancelled
-        still_open = [Task.case_id == case.id, Task.engine_task_id.in_(gone), Task.status == "open"]
-        for task in session.execute(sa.select(Task.pathway, Task.region, Task.element_id, Task.created_at,
-                                              Task.due_at, Task.assignee).where(*still_open)):
+        cancelled = session.execute(
+            sa.update(Task).where(Task.case_id == case.id, Task.engine_task_id.in_(gone), Task.status == "open")
+            .values(status="cancelled", completed_at=now)
+            .returning(Task.pathway, Task.region, Task.element_id, Task.created_at, Task.due_at, Task.assignee))
+        for task in cancelled:
             measure_counts.track_task(uow, task, None)
-        session.execute(sa.update(Task).where(*still_open).values(status="cancelled", completed_at=now))
 
 
 def _sync_timers(session: Session, writes: StepWrites, case: Case, runtime: CaseRuntime, timers: list) -> None:

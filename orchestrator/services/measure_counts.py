@@ -44,6 +44,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
+from functools import cache
 from types import SimpleNamespace
 from typing import NamedTuple, Protocol
 
@@ -189,13 +190,17 @@ def apply(session: Session, delta: Counter[Key]) -> None:
     """Add ``delta`` to the stored counts: one upsert per key, in key order so that two
     transactions touching the same counts lock them in the same order (no deadlock)."""
     rows = [{**key._asdict(), "n": n} for key, n in sorted(delta.items()) if n]
-    if not rows:
-        return
+    if rows:
+        session.connection().execute(_upsert(session.get_bind().dialect.name), rows)
+
+
+@cache
+def _upsert(dialect: str) -> sa.Insert:
+    """``INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n``, built once per dialect."""
     table = MeasureCount.__table__
-    dialect = session.get_bind().dialect.name
     insert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
-    session.connection().execute(insert.on_conflict_do_update(
-        index_elements=[c.name for c in table.primary_key.columns], set_={"n": table.c.n + insert.excluded.n}), rows)
+    return insert.on_conflict_do_update(index_elements=[c.name for c in table.primary_key.columns],
+                                        set_={"n": table.c.n + insert.excluded.n})
 
 
 def change(before: Counter[Key], after: Counter[Key]) -> Counter[Key]:
