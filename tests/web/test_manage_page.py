@@ -144,3 +144,14 @@ def test_a_period_that_ends_before_it_starts_is_explained_not_an_error_page(app,
     page = manage_page(mia, "pathway=unemployed_health_check&from=tomorrow")
     assert 'class="flash error"' in page
     assert mia.get("/manage?pathway=no_such_pathway").status_code == 404
+
+
+def test_a_period_in_days_is_widened_to_whole_months_and_the_page_says_so(app, three_cases, clock):
+    mia = sign_in(app, "mia")
+    page = manage_page(mia, "pathway=unemployed_health_check&from=2027-01-10&to=2027-01-20")
+    assert 'name="from" value="2027-01-01"' in page and 'name="to" value="2027-01-31"' in page
+    assert "kokonaisina kalenterikuukausina" in page
+    charts = json.loads(html.unescape(re.search(r'id="chart-data">(.*?)</script>', page, re.S).group(1)))
+    assert charts["flow"]["started"] == [3]  # the cases of 5 January count, though the 5th is outside the days
+    body = mia.get("/api/measures?pathway=unemployed_health_check&from=2027-01-10&to=2027-01-20").get_json()
+    assert (body["start"], body["end"]) == ("2027-01-01T00:00:00+02:00", "2027-02-01T00:00:00+02:00")
