@@ -324,19 +324,26 @@ def _step_names(env: Env, s, pathways: set[str]) -> dict[tuple[str, str], str]:
 
 
 def step_overview(env: Env, actor: Principal, pathway: str, region: str | None, now: datetime) -> dict:
-    """Per step of the diagram: open tasks, overdue, median days waiting (for the overlays)."""
+    """Per step of the diagram: open tasks, overdue, unassigned, median days waiting (the overlays)."""
     scope = scope_for(actor, region, None, None, pathway, now)
-    today = now.astimezone(HELSINKI).date().toordinal()
     with env.uow() as uow:
-        s = uow.session
-        waiting: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        for element, day, n in _sums(s, scope, "open_since", ("label", "bucket"), month=counts.NOW):
-            waiting[element].append((today - day, n))
-        overdue = _overdue(s, scope, ("label",), now)
-    return {"pathway": pathway, "regions": sorted(scope.regions), "steps": [
-        {"element_id": e, "open": sum(n for _d, n in days), "overdue": overdue.get((e,), 0),
-         "median_days_waiting": _quantile(sorted(days), 0.5)}
-        for e, days in sorted(waiting.items())]}
+        steps = open_steps(uow.session, scope.regions, pathway, now)
+    return {"pathway": pathway, "regions": sorted(scope.regions), "steps": list(steps.values())}
+
+
+def open_steps(session, regions: frozenset[str], pathway: str, now: datetime) -> dict[str, dict]:
+    """What waits now at each step of ``pathway`` in ``regions``, from the counts (no scope
+    check: the caller decides who may see it)."""
+    scope = Scope(regions, now, now, pathway)
+    today = now.astimezone(HELSINKI).date().toordinal()
+    waiting: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for element, day, n in _sums(session, scope, "open_since", ("label", "bucket"), month=counts.NOW):
+        waiting[element].append((today - day, n))
+    unowned = dict(_sums(session, scope, "unowned", ("label",), month=counts.NOW))
+    overdue = _overdue(session, scope, ("label",), now)
+    return {e: {"element_id": e, "open": sum(n for _d, n in days), "overdue": overdue.get((e,), 0),
+                "unassigned": unowned.get(e, 0), "median_days_waiting": _quantile(sorted(days), 0.5)}
+            for e, days in sorted(waiting.items())}
 
 
 def step_tasks(env: Env, actor: Principal, pathway: str, element_id: str, region: str | None,

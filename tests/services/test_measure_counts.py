@@ -104,7 +104,7 @@ def test_what_waits_now_follows_claims_hand_offs_drafts_and_the_clock(deployed):
     for now, waited in ((datetime(2027, 1, 12, 10, 0, tzinfo=timezone.utc), [4, 7, 7, 7, 7]),
                         (datetime(2027, 1, 13, 10, 0, tzinfo=timezone.utc), [5, 8, 8, 8, 8])):
         (step,) = measures.step_overview(deployed, mia, "unemployed_health_check", None, now)["steps"]
-        assert step == {"element_id": "Task_BookAppointment", "open": 5, "overdue": 4,
+        assert step == {"element_id": "Task_BookAppointment", "open": 5, "overdue": 4, "unassigned": 2,
                         "median_days_waiting": statistics.median(waited)}
         scope = measures.scope_for(mia, None, None, None, now=now)
         assert measures.measure(deployed, scope, "open_work", now).rows == [
