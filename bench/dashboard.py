@@ -23,6 +23,7 @@ import random
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -329,6 +330,57 @@ def explain(env: Env, fn) -> None:
                 print("       " + (" ".join(str(c) for c in row[1:]) if sqlite else row[0]))
 
 
+# -- baseline: the same numbers by scanning the task index, as before the counts ----------------
+def scan_milestones(env: Env, scope: measures.Scope) -> list[list]:
+    """Days from start to each milestone's first completion, from the tasks of every case
+    started in the period (the query the counts replaced); same rows as the measure."""
+    rows = []
+    with env.uow() as uow:
+        s = uow.session
+        for pathway, version_id in measures._latest_versions(s, scope.pathway):
+            model = measures.model_for_version(env, s, version_id)
+            for element_id, name in model.milestones.items():
+                first = (sa.select(Task.case_id, sa.func.min(Task.completed_at).label("reached"))
+                         .where(Task.pathway == pathway, Task.element_id == element_id, Task.status == "completed")
+                         .group_by(Task.case_id).subquery())
+                found = s.execute(sa.select(Case.started_at, first.c.reached).join(first, first.c.case_id == Case.id)
+                                  .where(Case.pathway == pathway, Case.region.in_(scope.regions),
+                                         Case.started_at >= scope.start, Case.started_at < scope.end)).all()
+                days = Counter(measure_counts.whole_days(started, reached) for started, reached in found)
+                histogram = sorted(days.items())
+                rows.append([pathway, name, len(found), measures._quantile(histogram, 0.5),
+                             measures._quantile(histogram, 0.9)])
+    return rows
+
+
+def scan_open_work(env: Env, scope: measures.Scope, now: datetime) -> list[list]:
+    """Open, unowned and overdue tasks by step and region, aggregated live from the task index."""
+    with env.uow() as uow:
+        s = uow.session
+        found = s.execute(
+            sa.select(Task.pathway, Task.element_id, Task.region, sa.func.count(),
+                      sa.func.sum(sa.case((Task.assignee.is_(None), 1), else_=0)),
+                      sa.func.sum(sa.case((Task.due_at < now, 1), else_=0)))
+            .where(Task.status == "open", Task.region.in_(scope.regions))
+            .group_by(Task.pathway, Task.element_id, Task.region)).all()
+        names = measures._step_names(env, s, {row[0] for row in found})
+    return sorted([p, names.get((p, e), e), r, n, int(u), int(o)] for p, e, r, n, u, o in found)
+
+
+def baseline(env: Env, now: datetime, repeat: int) -> None:
+    """The two heaviest calls against their scans: time, ratio, and whether the numbers agree."""
+    manager = Principal("manager", frozenset({"manager"}), frozenset(REGIONS))
+    scope = measures.scope_for(manager, None, None, None, now=now)
+    print(f"\nbaseline: the same numbers by scanning cases and tasks (all 6 regions), {repeat} runs")
+    print(f"{'call':24}{'scan p50':>10}{'counts p50':>12}{'ratio':>8}  same numbers")
+    for name, scan in (("milestones", lambda: scan_milestones(env, scope)),
+                       ("open_work", lambda: scan_open_work(env, scope, now))):
+        scanned_ms, _p95, scanned = timed(scan, repeat)
+        counted_ms, _p95, table = timed(lambda name=name: measures.measure(env, scope, name, now), repeat)
+        same = "yes" if scanned == table.rows else "NO"
+        print(f"{name:24}{scanned_ms:10.1f}{counted_ms:12.1f}{scanned_ms / counted_ms:7.0f}x  {same}")
+
+
 def report(env: Env, now: datetime, repeat: int, explain_slow: bool) -> None:
     """Time every call for a manager of all regions and of one region; print the tables."""
     manager = Principal("manager", frozenset({"manager"}), frozenset(REGIONS))
@@ -376,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"({count_rows:,} rows), ANALYZE/VACUUM {time.perf_counter() - t:.1f} s: "
                   + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
             report(env, now, args.repeat, args.explain)
+            baseline(env, now, args.repeat)
         finally:
             if postgres and not args.keep:
                 drop_schema(env)
