@@ -109,14 +109,6 @@ def _pathway_filter(scope: Scope, column) -> list:
     return [column == scope.pathway] if scope.pathway else []
 
 
-def _days(delta: timedelta) -> float:
-    return delta.total_seconds() / 86400
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=HELSINKI)
-
-
 # -- reading the counts ------------------------------------------------------------------------
 def _sums(session, scope: Scope, metric: str, by: tuple[str, ...], pathway: str | None = None,
           labels: tuple[str, ...] | None = None, month: str | None = None) -> list[tuple]:
