@@ -1,7 +1,7 @@
 """The uniform measures managers need (PATHWAYS.md "What managers need to see"), by region
-and period. The period measures sum the counts kept on write (``measure_counts``), so they
-cost the same at a hundred cases as at a million; what waits now (the diagram overlays, open
-work) is read live from the task index. Never from workflows.
+and period, and what waits now (the diagram overlays, open work). They sum the counts kept on
+write (``measure_counts``), so they cost the same at a hundred cases as at a million; never a
+workflow, and of the task index only the tasks that fell due earlier today.
 
 Periods are whole Helsinki calendar months: the counts are kept per month, and a period
 given in days is widened to the months it touches (the scope says which).
@@ -153,12 +153,12 @@ def _nth(histogram: list[tuple[int, int]], index: int) -> int:
 def flow_by_month(env: Env, scope: Scope) -> Table:
     table = Table("flow", "Cases started and closed per month", ["pathway", "month", "started", "closed"],
                   count_column=2)
-    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    per_month: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     with env.uow() as uow:
         for i, metric in enumerate(("started", "ended")):
             for pathway, month, n in _sums(uow.session, scope, metric, ("pathway", "month")):
-                counts[(pathway, month)][i] = n
-    table.rows = [[p, m, c[0], c[1]] for (p, m), c in sorted(counts.items())]
+                per_month[(pathway, month)][i] = n
+    table.rows = [[p, m, c[0], c[1]] for (p, m), c in sorted(per_month.items())]
     return table
 
 
@@ -211,10 +211,10 @@ def ips_outcomes(env: Env, scope: Scope) -> Table:
     """IPS clients by what their (latest) job start was: paid work, fee-paid work, studies, other."""
     table = Table("ips_outcomes", "IPS clients by outcome", ["outcome", "clients"], count_column=1)
     with env.uow() as uow:
-        counts = dict(_sums(uow.session, scope, "employment", ("label",), IPS))
+        by_kind = dict(_sums(uow.session, scope, "employment", ("label",), IPS))
     for key in ("paid_work", "fee_paid_work", "studies"):
-        table.rows.append([key, counts.pop(key, 0)])
-    table.rows.append(["other", sum(counts.values())])
+        table.rows.append([key, by_kind.pop(key, 0)])
+    table.rows.append(["other", sum(by_kind.values())])
     return table
 
 
