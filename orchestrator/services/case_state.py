@@ -315,7 +315,7 @@ def _sync_task_index(uow: UnitOfWork, writes: StepWrites, case: Case, runtime: C
         cancelled = session.execute(
             sa.update(Task).where(Task.case_id == case.id, Task.engine_task_id.in_(gone), Task.status == "open")
             .values(status="cancelled", completed_at=now)
-            .returning(Task.pathway, Task.region, Task.element_id, Task.created_at, Task.due_at, Task.assignee))
+            .returning(*measure_counts.task_columns()))
         for task in cancelled:
             measure_counts.track_task(uow, task, None)
 

@@ -256,8 +256,7 @@ def change_client_lead(env: Env, actor: Principal, case_id: int, username: str, 
             raise ConflictError(f"{username} is already the client lead")
         runtime.set_data({CLIENT_LEAD: username})
         leads = [Task.case_id == case.id, Task.status == "open", Task.role == CLIENT_LEAD]
-        for task in s.execute(sa.select(Task.pathway, Task.region, Task.element_id, Task.created_at, Task.due_at,
-                                        Task.assignee).where(*leads)):
+        for task in s.execute(sa.select(*measure_counts.task_columns()).where(*leads)):
             measure_counts.track_task(uow, task, measure_counts.open_task(task, assignee=username))
         moved = s.execute(sa.update(Task).where(*leads).values(assignee=username)).rowcount
         changed = {"case_id": case.id, "at": now, "actor": actor.username, "kind": "client_lead_changed",

@@ -141,6 +141,14 @@ def contributions(case: CaseLike, milestones: Iterable[str]) -> Counter[Key]:
     return out
 
 
+TASK_FIELDS = ("pathway", "region", "element_id", "created_at", "due_at", "assignee")
+
+
+def task_columns() -> list:
+    """The task index columns an open task's counts follow from (``TASK_FIELDS``)."""
+    return [getattr(Task, name) for name in TASK_FIELDS]
+
+
 class TaskLike(Protocol):
     pathway: str
     region: str
@@ -166,7 +174,7 @@ def open_task_contributions(task: TaskLike | None) -> Counter[Key]:
 
 def open_task(task: TaskLike, **changes) -> SimpleNamespace:
     """A copy of the open task's counted fields with ``changes``: what it is after an update."""
-    fields = {k: getattr(task, k) for k in ("pathway", "region", "element_id", "created_at", "due_at", "assignee")}
+    fields = {k: getattr(task, k) for k in TASK_FIELDS}
     return SimpleNamespace(**{**fields, **changes})
 
 
@@ -238,8 +246,7 @@ def rebuild(env: Env, chunk: int = 20_000) -> int:
                 totals.update(contributions(_Row(row, case_facts), milestones[row.process_version_id]))
             conn.execute(sa.update(Case.__table__).where(Case.__table__.c.id == sa.bindparam("case_id"))
                          .values(facts=sa.bindparam("facts")), updates)
-        for task in s.execute(sa.select(Task.pathway, Task.region, Task.element_id, Task.created_at, Task.due_at,
-                                        Task.assignee).where(Task.status == "open")):
+        for task in s.execute(sa.select(*task_columns()).where(Task.status == "open")):
             totals.update(open_task_contributions(task))
         conn.execute(table.delete())
         rows = [{**key._asdict(), "n": n} for key, n in sorted(totals.items()) if n]
