@@ -1,18 +1,66 @@
-"""The script engine SpiffWorkflow calls for every expression: allow-listed, no scripts."""
+"""The script engine SpiffWorkflow calls for every expression: allow-listed, no scripts.
+
+SpiffWorkflow evaluates expressions on two paths: the engine's ``evaluate(task, …)`` (gateway
+conditions, timers, multi-instance cardinality …) and, for a few constructs, the engine's
+``environment.evaluate(expression, context)`` directly — an ad-hoc subprocess's
+``completionCondition``, ``check_condition`` of standard loops and multi-instance tasks, and
+message correlation ``retrievalExpression``s. The library's own environment is plain ``eval``.
+So the lock is put on the environment itself: ``AllowListEnvironment`` is the only thing
+either path can reach, and it interprets with ``expressions.compile_expression``.
+"""
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.exceptions import WorkflowException
 
-from .expressions import ExpressionError, compile_expression, is_iso_timer_literal, simple_reference
+from .expressions import (
+    Expression,
+    ExpressionError,
+    compile_expression,
+    is_iso_timer_literal,
+    simple_reference,
+)
 
 
-class ScriptRefusedError(WorkflowTaskException):
+class ScriptRefusedError(WorkflowException):
     pass
 
 
+class AllowListEnvironment(BasePythonScriptEngineEnvironment):
+    """Every ``evaluate`` goes through the allow-listed interpreter; ``execute`` never runs.
+
+    Raises ``ExpressionError`` for anything outside the allow-list, whichever library path
+    asked, so no designer-written text reaches ``eval`` or ``exec``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self._cache: dict[str, Expression] = {}
+
+    def compiled(self, text: str) -> Expression:
+        found = self._cache.get(text)
+        if found is None:
+            found = self._cache[text] = compile_expression(text)
+        return found
+
+    def evaluate(self, expression: str, context: Mapping, external_context: Mapping | None = None) -> object:
+        data = dict(external_context or {})
+        data.update(context or {})
+        return self.compiled((expression or "").strip()).evaluate(data)
+
+    def execute(self, script, context, external_context=None):
+        raise ScriptRefusedError("Polku does not run scripts written in a diagram")
+
+    def call_service(self, context, **kwargs):
+        raise ScriptRefusedError("service tasks are run by Polku's handler registry")
+
+
 class PolkuScriptEngine(PythonScriptEngine):
-    """Evaluates designer expressions with ``expressions.compile_expression``.
+    """Evaluates designer expressions through ``AllowListEnvironment``.
 
     * A plain ISO-8601 timer text (``P3D``, ``R/P6W``, a date) is returned as written, so
       designers write timers the way Camunda Modeler does, without Python quoting.
@@ -22,9 +70,10 @@ class PolkuScriptEngine(PythonScriptEngine):
       layer through the handler registry, not by the library's masked ``call_service``.
     """
 
+    environment: AllowListEnvironment
+
     def __init__(self) -> None:
-        super().__init__(environment=None)
-        self._cache: dict[str, object] = {}
+        super().__init__(environment=AllowListEnvironment())
 
     def validate(self, expression: str) -> None:
         if not is_iso_timer_literal(expression):
@@ -37,22 +86,16 @@ class PolkuScriptEngine(PythonScriptEngine):
         ref = simple_reference(text)
         if ref:  # ${reminder_at} in a timer: the value of that case-data field
             return task.data.get(ref)
-        compiled = self._cache.get(text)
         try:
-            if compiled is None:
-                compiled = self._cache[text] = compile_expression(text)
-            data = dict(task.data)
-            if external_context:
-                data.update(external_context)
-            return compiled.evaluate(data)
+            return self.environment.evaluate(text, task.data, external_context)
         except ExpressionError as exc:
             raise WorkflowTaskException(str(exc), task=task, exception=exc) from None
 
     def execute(self, task, script, external_context=None):
-        raise ScriptRefusedError("Polku does not run scripts written in a diagram", task=task)
+        raise ScriptRefusedError("Polku does not run scripts written in a diagram")
 
     def call_service(self, task, **kwargs):
-        raise ScriptRefusedError("service tasks are run by Polku's handler registry", task=task)
+        raise ScriptRefusedError("service tasks are run by Polku's handler registry")
 
 
 SCRIPT_ENGINE = PolkuScriptEngine()

@@ -29,6 +29,13 @@ SYSTEM_VARIABLES = frozenset({"client_ref", "region", "pathway", "started_by", "
                               "handed_over_from"})
 RESERVED_IDS = {"Start", "End", "Root"}
 HUMAN_TAGS = ("userTask", "manualTask")
+# BPMN elements whose text SpiffWorkflow evaluates as an expression, and what to call them
+EMBEDDED_EXPRESSIONS = {
+    "completionCondition": "completion condition",
+    "loopCondition": "loop condition",
+    "loopCardinality": "loop cardinality",
+    "condition": "event condition",
+}
 
 
 def local(tag: str) -> str:
@@ -66,6 +73,12 @@ class Checker:
         for process in processes:
             if process.get("isExecutable") == "true":
                 self._check_process(process)
+        for path in self.root.iter(f"{BPMN}messagePath", f"{BPMN}dataPath"):
+            try:  # message payload names, not case data: only the allow-list applies
+                compile_expression(path.text or "")
+            except ExpressionError as exc:
+                self.problem(_owner(path), f"correlation expression {(path.text or '').strip()!r} "
+                             f"cannot be used: {exc}", "correlate messages by name and case; remove it")
         return self.problems
 
     # -- things that would run designer-written code --------------------------------------
@@ -128,6 +141,7 @@ class Checker:
             self._check_timer(el)
         for el in process.iter(f"{BPMN}exclusiveGateway", f"{BPMN}inclusiveGateway"):
             self._check_gateway(el, nodes)
+        self._check_embedded_expressions(process)
 
     def _check_human_task(self, el: etree._Element, lanes: dict[str, etree._Element],
                           bad_lanes: set[str]) -> None:
@@ -228,6 +242,14 @@ class Checker:
                              "add a condition, or mark the flow as the gateway's default flow")
 
     # -- expressions -----------------------------------------------------------------------
+    def _check_embedded_expressions(self, process: etree._Element) -> None:
+        """Expressions the library evaluates on its own (loop and completion conditions,
+        cardinalities, conditional events): the same allow-list as gateway conditions."""
+        for tag, what in EMBEDDED_EXPRESSIONS.items():
+            for node in process.iter(f"{BPMN}{tag}"):
+                if (node.text or "").strip():
+                    self._check_expression(_owner(node.getparent()), node.text or "", what)
+
     def _check_value_expression(self, el, text: str, what: str, *, allow_literal: bool,
                                 timer: bool = False) -> None:
         text = text.strip()
