@@ -10,11 +10,14 @@ import pytest
 from orchestrator.engine.deployment import ProcessModel, build_models, read_forms
 from orchestrator.engine.forms import FormSchema, parse_form
 from orchestrator.errors import DeploymentError, Problem
+from orchestrator.services.handler_api import load_handlers
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 HEALTH_CHECK = ROOT / "processes" / "unemployed_health_check.bpmn"
 TOPICS = ("notify", "record", "consent", "invite")
+# What the project's handlers declare they take: test diagrams are checked as a deploy checks them.
+HANDLER_PARAMS = load_handlers().specs
 
 HEADER = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -113,6 +116,7 @@ def standard_forms_plus(form_id: str, *components: dict) -> dict[str, FormSchema
 
 def deploy(xml: str | bytes, forms: Mapping[str, FormSchema] | None = None, topics: Iterable[str] = TOPICS,
            filename: str = "test.bpmn", **kwargs) -> list[ProcessModel]:
+    kwargs.setdefault("handler_params", HANDLER_PARAMS)
     return build_models({filename: xml}, STANDARD_FORMS if forms is None else forms, topics, **kwargs)
 
 
@@ -135,5 +139,6 @@ def real_forms() -> dict[str, FormSchema]:
 
 
 def health_check_model() -> ProcessModel:
-    (model,) = build_models({HEALTH_CHECK.name: HEALTH_CHECK.read_bytes()}, real_forms(), known_topics=TOPICS)
+    (model,) = build_models({HEALTH_CHECK.name: HEALTH_CHECK.read_bytes()}, real_forms(), known_topics=TOPICS,
+                            handler_params=HANDLER_PARAMS)
     return model
