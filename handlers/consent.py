@@ -27,16 +27,16 @@ def _given(value: object) -> bool:
     "consent",
     doc="Record the client's consent to share their data with the named organisations (Kela Y100). "
         "The parameters name the form fields that hold it; nothing is recorded when consent was not "
-        "given. Sets consent_recorded (true/false).",
+        "given.",
     params=[
         Param("given", "field", required=True, doc="the field that says whether consent was given "
               "(a checkbox, or yes/no)"),
         Param("organisations", "field", doc="the checklist field of the organisation keys it covers"),
-        Param("organisation_keys", "organisations", doc="the organisations it covers, written here "
-              "instead of asked in a form", choices=(Choice("referrer", "the organisation of the user "
+        Param("organisation_keys", "organisations", doc="the organisations it covers, when they are "
+              "fixed by the pathway rather than ticked in a form", choices=(Choice("referrer", "the organisation of the user "
                                                             "who started the case"),)),
         Param("valid_until", "field", doc="the date field until which the consent is valid"),
-        Param("given_by", "field", doc="the text field naming who gave it (default: the client)"),
+        Param("given_by", "field", doc="the text field naming who gave it (without it: asiakas, the client)"),
     ],
     one_of=[("organisations", "organisation_keys")],
     sets=["consent_recorded"],
@@ -71,7 +71,7 @@ def consent(ctx: HandlerContext) -> dict:
     "invite",
     doc="Invite network members: each must be an active user of the case's region whose organisation "
         "the client's consent covers, otherwise the step is refused and the person completing it is told "
-        "which member and why. Sets invited (the user names).",
+        "which member and why.",
     params=[
         Param("members", "field", default="network_members",
               doc="the field holding the members' user names, comma-separated"),

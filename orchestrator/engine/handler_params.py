@@ -60,7 +60,9 @@ class Param:
     required: bool = False
     doc: str = ""
     choices: tuple[Choice, ...] = ()
-    default: str | None = None  # what the handler uses when the parameter is absent
+    # what the handler uses when the parameter is absent; for a "field" it is the field's key
+    # (checked to be known when the task does not set the parameter)
+    default: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
