@@ -104,7 +104,7 @@ class _Value:
     text: str
     line: int | None
     source: str  # "inputParameter" or "property"
-    nested: bool  # a camunda:list / map / script instead of text
+    nested: str | None  # "list", "map" or "script" when the value is one instead of text
 
 
 def task_values(el: etree._Element) -> dict[str, _Value]:
@@ -116,11 +116,13 @@ def task_values(el: etree._Element) -> dict[str, _Value]:
     for prop in ext.iterfind(f"{C}properties/{C}property"):
         name = prop.get("name") or ""
         if name and not name.startswith("polku."):  # polku.* properties are Polku's, not the handler's
-            values[name] = _Value((prop.get("value") or "").strip(), prop.sourceline, "property", False)
+            values[name] = _Value((prop.get("value") or "").strip(), prop.sourceline, "property", None)
     for param in ext.iterfind(f"{C}inputOutput/{C}inputParameter"):
         name = param.get("name") or ""
         if name:
-            values[name] = _Value((param.text or "").strip(), param.sourceline, "inputParameter", len(param) > 0)
+            child = next((c for c in param if isinstance(c.tag, str)), None)
+            nested = etree.QName(child).localname if child is not None else None
+            values[name] = _Value((param.text or "").strip(), param.sourceline, "inputParameter", nested)
     return values
 
 
@@ -186,8 +188,10 @@ def _check_value(topic: str, param: Param, value: _Value, known: set[str]) -> li
         return ParamProblem(message, fix, param.name, value.line)
 
     what = f"{topic} parameter {param.name!r}"
+    if value.nested == "script":
+        return []  # refused as code already (validation._refuse_code)
     if value.nested:
-        return [problem(f"{what} is a list, map or script, which Polku does not read",
+        return [problem(f"{what} is a camunda:{value.nested}, which Polku does not read",
                         "write the value as text (several values comma-separated)")]
     text = value.text
     if not text:
