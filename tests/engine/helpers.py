@@ -73,6 +73,22 @@ def user_task(task_id: str = "Task_1", name: str = "Tarkastus", **camunda: str) 
     return f'<bpmn:userTask id="{task_id}" name="{name}"{extra} />'
 
 
+# Parameters that satisfy each project handler's declaration in the standard test forms.
+VALID_PARAMS = {"notify": {"to_role": "nurse", "message": "Hei $client_ref"},
+                "record": {"document": "summary", "fields": "urgency"},
+                "consent": {"given": "approved", "organisation_keys": "referrer"}}
+
+
+def service_task(task_id: str = "Task_1", name: str = "Ilmoita", topic: str = "notify", tag: str = "serviceTask",
+                 **params: str) -> str:
+    """An external task of ``topic`` whose parameters deploy (``VALID_PARAMS`` unless given)."""
+    values = params or VALID_PARAMS.get(topic, {})
+    inputs = "".join(f'<camunda:inputParameter name="{k}">{v}</camunda:inputParameter>' for k, v in values.items())
+    body = f"<bpmn:extensionElements><camunda:inputOutput>{inputs}</camunda:inputOutput></bpmn:extensionElements>"
+    return (f'<bpmn:{tag} id="{task_id}" name="{name}" camunda:type="external" camunda:topic="{topic}">'
+            f"{body if values else ''}</bpmn:{tag}>")
+
+
 def line_of(text: str, needle: str) -> int:
     """1-based number of the first line of ``text`` containing ``needle``."""
     for number, line in enumerate(text.splitlines(), start=1):

@@ -23,6 +23,7 @@ from .helpers import (
     real_forms,
     rejected,
     seq_flow,
+    service_task,
     standard_forms_plus,
 )
 
@@ -293,3 +294,10 @@ def test_notify_sends_to_a_role_named_by_its_title_as_deploy_accepts():
                          datetime(2026, 12, 1, tzinfo=UTC), Directory())
     notify(ctx)
     assert [(m.recipient, m.subject) for m in ctx.messages] == [("nina@example.fi", "Hei")]
+
+
+def test_the_test_helpers_service_task_deploys_for_every_project_topic():
+    # tests that are about something else use service_task() to draw a task that deploys
+    for topic in ("notify", "record", "consent"):
+        for tag in ("serviceTask", "sendTask"):
+            assert deploy(one_service(service_task("Task_1", "Ilmoita", topic, tag))), (topic, tag)
