@@ -1,24 +1,47 @@
 """Topics ``consent`` and ``invite``: record the client's consent; invite network members.
 
-``consent`` parameters name the FORM FIELDS that hold the consent: ``given`` (yes/no or a
-checkbox), ``organisations`` (a checklist of organisation keys) or ``organisation_keys`` (a
-literal comma-separated list; ``referrer`` = the referrer's organisation), ``valid_until``
-(a date field), ``given_by`` (a text field). Nothing is recorded when consent was not given.
+``consent`` parameters name the FORM FIELDS that hold the consent (declared below). Nothing
+is recorded when consent was not given.
 
-``invite``: ``members`` names the field with comma-separated user names; each must be an
-active user of the case's region whose organisation the client's consent covers — otherwise
-the step is refused and the coordinator is told which member and why.
+``invite``: each member must be an active user of the case's region whose organisation the
+client's consent covers — otherwise the step is refused and the coordinator is told which
+member and why.
 """
 from __future__ import annotations
 
-from orchestrator.services.handler_api import HandlerContext, HandlerError, HandlerRefusal, handler
+from orchestrator.services.handler_api import (
+    Choice,
+    HandlerContext,
+    HandlerError,
+    HandlerRefusal,
+    Param,
+    handler,
+)
 
 
 def _given(value: object) -> bool:
     return value is True or str(value).strip().lower() in ("yes", "true", "kyllä")
 
 
-@handler("consent")
+@handler(
+    "consent",
+    doc="Record the client's consent to share their data with the named organisations (Kela Y100). "
+        "The parameters name the form fields that hold it; nothing is recorded when consent was not "
+        "given.",
+    params=[
+        Param("given", "field", required=True, doc="the field that says whether consent was given "
+              "(a checkbox, or yes/no)"),
+        Param("organisations", "field", doc="the checklist field of the organisation keys it covers"),
+        Param("organisation_keys", "organisations", doc="the organisations it covers, when they are "
+              "fixed by the pathway rather than ticked in a form", choices=(Choice("referrer", "the organisation of the user "
+                                                            "who started the case"),)),
+        Param("valid_until", "field", doc="the date field until which the consent is valid"),
+        Param("given_by", "field", doc="the text field naming who gave it (without it: asiakas, the client)"),
+    ],
+    one_of=[("organisations", "organisation_keys")],
+    sets=["consent_recorded"],
+    example={"given": "consent_given", "organisation_keys": "referrer,health_centre"},
+)
 def consent(ctx: HandlerContext) -> dict:
     p = ctx.params
     if not p.get("given"):
@@ -44,7 +67,21 @@ def consent(ctx: HandlerContext) -> dict:
     return {"consent_recorded": True}
 
 
-@handler("invite")
+@handler(
+    "invite",
+    doc="Invite network members: each must be an active user of the case's region whose organisation "
+        "the client's consent covers, otherwise the step is refused and the person completing it is told "
+        "which member and why.",
+    params=[
+        Param("members", "field", default="network_members",
+              doc="the field holding the members' user names, comma-separated"),
+        Param("subject", "text", doc="the invitation's subject line", default="Kutsu verkostoon"),
+        Param("message", "text", doc="the invitation text"),
+    ],
+    sets=["invited"],
+    example={"members": "network_members", "subject": "Kutsu verkostopalaveriin",
+             "message": "Sinut on kutsuttu asiakkaan $client_ref verkostopalaveriin."},
+)
 def invite(ctx: HandlerContext) -> dict:
     p = ctx.params
     field = p.get("members") or "network_members"

@@ -1,16 +1,13 @@
 """Topic ``notify``: queue a message to people; the worker delivers it after commit.
 
-Parameters (``camunda:inputParameter``): exactly one of ``to_role`` (a role key, or several
-comma-separated: every active user with that role in the case's region) or ``to``
-(``client``, ``referrer``, ``client_lead`` — the user in case data ``client_lead`` — or
-``network`` — the users listed in case data ``network_members``); ``subject``; ``message``;
-optional ``channel``; ``share`` = ``true`` when the message carries client data to another
-organisation: the system then sends it only to people whose organisation the client's
-consent covers, and otherwise sends nothing and raises an incident.
+The parameters are declared on the handler below (deploy checks them; the designer guide
+lists them). ``share = true`` makes the system send only to people whose organisation the
+client's consent covers, and otherwise send nothing and raise an incident.
 """
 from __future__ import annotations
 
-from orchestrator.services.handler_api import HandlerContext, HandlerError, UserInfo, handler
+from orchestrator.roles import role_for_name
+from orchestrator.services.handler_api import Choice, HandlerContext, HandlerError, Param, UserInfo, handler
 
 
 def named_users(ctx: HandlerContext, field: str) -> list[UserInfo]:
@@ -24,7 +21,32 @@ def named_users(ctx: HandlerContext, field: str) -> list[UserInfo]:
     return users
 
 
-@handler("notify")
+@handler(
+    "notify",
+    doc="Send a message to staff or to the client. The worker delivers it after the step is saved; "
+        "a failure to find anyone to send to becomes an incident on the case.",
+    params=[
+        Param("to_role", "roles", doc="every active user with this role in the case's region "
+              "(several roles comma-separated)"),
+        Param("to", "choice", doc="a recipient named by the case", choices=(
+            Choice("client", "the client, by letter unless channel (or case data invitation_channel) says "
+                   "otherwise"),
+            Choice("referrer", "the user who started the case"),
+            Choice("client_lead", "the user named in case data client_lead", reads="client_lead"),
+            Choice("network", "the users named in case data network_members (comma-separated user names)",
+                   reads="network_members"))),
+        Param("subject", "text", doc="the subject line", default="Polku"),
+        Param("message", "text", doc="the message text"),
+        Param("channel", "choice", doc="how it is sent", default="email (letter to the client)", choices=(
+            Choice("email", "e-mail"), Choice("sms", "text message"), Choice("letter", "letter"))),
+        Param("share", "boolean", default="false",
+              doc="true when the message carries client data to another organisation: it then goes "
+                  "only to people whose organisation the client's consent covers"),
+    ],
+    one_of=[("to_role", "to")],
+    example={"to_role": "nurse", "subject": "Uusi lähete",
+             "message": "Uusi lähete: asiakas $client_ref. Varaa aika ja lähetä kutsu."},
+)
 def notify(ctx: HandlerContext) -> dict:
     p = ctx.params
     subject = p.get("subject") or "Polku"
@@ -34,8 +56,9 @@ def notify(ctx: HandlerContext) -> dict:
         raise HandlerError("notify needs exactly one of the parameters to_role or to")
     if p.get("to_role"):
         recipients: dict[str, UserInfo] = {}
-        for role in (r.strip() for r in p["to_role"].split(",") if r.strip()):
-            for user in ctx.users_with_role(role):
+        for name in (r.strip() for r in p["to_role"].split(",") if r.strip()):
+            # a title works as in a lane name ("Terveydenhoitaja" = nurse); deploy checked it names a role
+            for user in ctx.users_with_role(role_for_name(name) or name):
                 recipients.setdefault(user.username, user)
         if not recipients:
             raise HandlerError(f"nobody has the role {p['to_role']!r} in region {ctx.region!r}")

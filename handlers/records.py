@@ -1,15 +1,24 @@
 """Topic ``record``: store a versioned JSON document on the case.
 
-Parameters: ``document`` (the kind, e.g. ``health_check_summary``) and ``fields`` (comma-
-separated case-data keys to copy). A field the case has no value for is recorded as
-missing, not invented: a summary without a doctor's assessment simply has none.
+A field the case has no value for is recorded as missing, not invented: a summary without a
+doctor's assessment simply has none.
 """
 from __future__ import annotations
 
-from orchestrator.services.handler_api import HandlerContext, HandlerError, handler
+from orchestrator.services.handler_api import HandlerContext, HandlerError, Param, handler
 
 
-@handler("record")
+@handler(
+    "record",
+    doc="Store a versioned document on the case with the current values of the named fields. "
+        "A field without a value is listed as missing in the document, not invented.",
+    params=[
+        Param("document", "name", required=True,
+              doc="the kind of document, e.g. health_check_summary (a new version each time)"),
+        Param("fields", "fields", doc="the case-data fields to copy into it"),
+    ],
+    example={"document": "health_check_summary", "fields": "workability_score,findings,decision"},
+)
 def record(ctx: HandlerContext) -> dict:
     kind = (ctx.params.get("document") or "").strip()
     if not kind:

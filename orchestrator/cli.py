@@ -268,6 +268,34 @@ def db_rebuild_measures() -> None:
     click.echo(f"measure counts rebuilt: {rows} rows")
 
 
+@cli.command()
+@click.option("--markdown", is_flag=True, help="print the designer guide's topic section")
+@click.option("--update-guide", "guide", type=click.Path(exists=True, dir_okay=False),
+              help="rewrite the topic section of this guide (docs/designer-guide.md)")
+@reports_errors
+def topics(markdown: bool, guide: str | None) -> None:
+    """List the handler topics a service task can call, with their parameters."""
+    from .services.handler_api import load_handlers
+    from .services.handler_docs import registry_markdown, with_topics
+    registry = load_handlers()
+    if guide:
+        path = Path(guide)
+        try:
+            path.write_text(with_topics(path.read_text(encoding="utf-8"), registry_markdown(registry)),
+                            encoding="utf-8")
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        click.echo(f"updated the topic section of {guide}")
+    elif markdown:
+        click.echo(registry_markdown(registry), nl=False)
+    else:
+        specs = registry.specs
+        for topic in registry.topics:
+            spec = specs.get(topic)
+            params = ", ".join(p.name + ("" if p.required else "?") for p in spec.params) if spec else "(undeclared)"
+            click.echo(f"{topic:12} {params}")
+
+
 def _upgrade(env) -> None:
     from .services import measure_counts
     from .store.migrate import upgrade

@@ -13,6 +13,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from ..errors import DeploymentError, Problem
 from .forms import FormSchema, parse_form
+from .handler_params import TopicSpec
 from .parser import C, PolkuParser, attrs
 from .validation import BPMN, Checker, lane_roles
 from .xml_safety import DEFAULT_MAX_BYTES, parse_xml
@@ -85,8 +86,12 @@ def read_forms(files: Mapping[str, bytes | str]) -> tuple[dict[str, FormSchema],
 
 def build_models(bpmn_files: Mapping[str, bytes | str], forms: Mapping[str, FormSchema],
                  known_topics: Iterable[str], max_bytes: int = DEFAULT_MAX_BYTES,
-                 form_problems: Iterable[Problem] = ()) -> list[ProcessModel]:
+                 form_problems: Iterable[Problem] = (),
+                 handler_params: Mapping[str, TopicSpec] | None = None) -> list[ProcessModel]:
     """Validate every file and return one model per executable process.
+
+    ``handler_params`` (topic → what its handler declares) checks each service task's
+    parameters; without it only the topics are checked (a stored version being reloaded).
 
     Raises ``DeploymentError`` listing every problem in every file; nothing is returned
     unless all files are valid, so a deploy is all-or-nothing.
@@ -103,7 +108,7 @@ def build_models(bpmn_files: Mapping[str, bytes | str], forms: Mapping[str, Form
         except DeploymentError as exc:
             problems.extend(exc.problems)
             continue
-        found = Checker(root, filename, form_keys, topics).run()
+        found = Checker(root, filename, form_keys, topics, handler_params).run()
         if found:
             problems.extend(found)
             continue

@@ -6,7 +6,7 @@ nothing stops at the first problem, so a designer sees the whole list at once.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from lxml import etree
 
@@ -19,6 +19,7 @@ from .expressions import (
     juel_hint,
     simple_reference,
 )
+from .handler_params import TopicSpec, check_task, sets_of
 from .parser import C, camunda_attributes
 
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
@@ -44,11 +45,13 @@ def local(tag: str) -> str:
 
 class Checker:
     def __init__(self, root: etree._Element, filename: str, form_keys: dict[str, frozenset[str]],
-                 known_topics: Iterable[str]):
+                 known_topics: Iterable[str], handler_params: Mapping[str, TopicSpec] | None = None):
         self.root = root
         self.filename = filename
         self.form_keys = form_keys
         self.topics = set(known_topics)
+        # what each handler declares it takes; None (stored versions being reloaded) checks none
+        self.handler_params = handler_params or {}
         self.problems: list[Problem] = []
 
     def problem(self, el: etree._Element | None, message: str, fix: str | None = None) -> None:
@@ -119,6 +122,8 @@ class Checker:
             known |= self.form_keys.get(fid, frozenset())
         for el in process.iter(f"{BPMN}userTask", f"{BPMN}manualTask", f"{BPMN}serviceTask"):
             known |= set(camunda_attributes(el)["outputs"])
+        known |= sets_of(self.handler_params, (el.get(f"{C}topic") for el in process.iter(
+            f"{BPMN}serviceTask", f"{BPMN}sendTask")))
         self.known = known
 
         for prop in process.iterfind(f"{BPMN}extensionElements/{C}properties/{C}property"):
@@ -192,6 +197,11 @@ class Checker:
         elif topic not in self.topics:
             self.problem(el, f"no handler is registered for topic {topic!r}",
                          f"use one of: {', '.join(sorted(self.topics)) or '(none registered)'}")
+        elif topic in self.handler_params:
+            for p in check_task(self.handler_params[topic], el, self.known):
+                self.problems.append(Problem(p.message, file=self.filename, element_id=el.get("id"),
+                                             element_name=el.get("name"), line=p.line or el.sourceline,
+                                             field=p.param, fix=p.fix))
 
     def _check_flow(self, el: etree._Element) -> None:
         cond = el.find(f"{BPMN}conditionExpression")

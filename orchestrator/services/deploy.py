@@ -71,7 +71,7 @@ def deploy(env: Env, actor: Principal | None, bpmn_files: Mapping[str, bytes],
             for fid, schema in stored.items():
                 forms.setdefault(fid, schema)
         models = build_models(bpmn_files, forms, env.handlers.topics, env.settings.max_upload_bytes,
-                              form_problems)
+                              form_problems, handler_params=env.handlers.specs)
         result = []
         for model in models:
             digest = model.content_hash()

@@ -2,6 +2,8 @@
 
 A handler is a function registered for a topic (``camunda:topic`` of an external service
 task). It receives a ``HandlerContext`` and returns data to merge into the case (or None).
+It declares the parameters it reads (``Param``), so deploy refuses a task the handler could
+not run, and the designer guide lists them (``run.py topics --markdown``).
 Its effects — outgoing messages, documents — are *requested* through the context and
 written by the service layer in the same transaction as the step, and only if the handler
 returns normally; a handler that raises leaves no trace except a visible incident.
@@ -10,10 +12,15 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
+
+from ..engine.handler_params import KINDS, Choice, Param, TopicSpec
+
+__all__ = ["KINDS", "Choice", "Param", "TopicSpec", "HandlerContext", "HandlerError", "HandlerRefusal",
+           "HandlerRegistry", "handler", "load_handlers"]
 
 Handler = Callable[["HandlerContext"], "dict | None"]
 
@@ -114,11 +121,15 @@ class HandlerContext:
 class HandlerRegistry:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._specs: dict[str, TopicSpec] = {}
 
-    def register(self, topic: str, handler: Handler) -> None:
+    def register(self, topic: str, handler: Handler, spec: TopicSpec | None = None) -> None:
+        """``spec=None``: a handler that declares nothing (its tasks' parameters are not checked)."""
         if topic in self._handlers and self._handlers[topic] is not handler:
             raise ValueError(f"topic {topic!r} already has a handler")
         self._handlers[topic] = handler
+        if spec is not None:
+            self._specs[topic] = spec
 
     def get(self, topic: str) -> Handler | None:
         return self._handlers.get(topic)
@@ -127,15 +138,31 @@ class HandlerRegistry:
     def topics(self) -> list[str]:
         return sorted(self._handlers)
 
+    @property
+    def specs(self) -> dict[str, TopicSpec]:
+        """Topic → what its handler declares, for the deploy check and the designer guide."""
+        return dict(sorted(self._specs.items()))
 
-_DECLARED: dict[str, Handler] = {}
+
+_DECLARED: dict[str, tuple[Handler, TopicSpec | None]] = {}
 
 
-def handler(topic: str) -> Callable[[Handler], Handler]:
-    """Decorator a module in ``handlers/`` uses to declare the handler of a topic."""
+def handler(topic: str, *, params: Iterable[Param] | None = None, one_of: Iterable[Iterable[str]] = (),
+            sets: Iterable[str] = (), doc: str = "",
+            example: Mapping[str, str] | None = None) -> Callable[[Handler], Handler]:
+    """Decorator a module in ``handlers/`` uses to declare the handler of a topic.
+
+    ``params``: every parameter the handler reads (``None``: undeclared, not checked at
+    deploy); ``one_of``: groups of which exactly one parameter must be set; ``sets``: case-data
+    names the handler's result adds; ``doc``: one paragraph for the designer guide;
+    ``example``: parameter values of a task that deploys (the guide shows it as XML).
+    """
+    spec = None if params is None else TopicSpec(
+        topic, tuple(params), tuple(tuple(g) for g in one_of), tuple(sets), doc,
+        tuple((example or {}).items()))
 
     def decorate(func: Handler) -> Handler:
-        _DECLARED[topic] = func
+        _DECLARED[topic] = (func, spec)
         return func
 
     return decorate
@@ -147,6 +174,6 @@ def load_handlers(package: str = "handlers") -> HandlerRegistry:
     for info in pkgutil.iter_modules(pkg.__path__):
         importlib.import_module(f"{package}.{info.name}")
     registry = HandlerRegistry()
-    for topic, func in _DECLARED.items():
-        registry.register(topic, func)
+    for topic, (func, spec) in _DECLARED.items():
+        registry.register(topic, func, spec)
     return registry

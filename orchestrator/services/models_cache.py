@@ -33,8 +33,9 @@ def model_from_row(env: Env, row: ProcessVersion) -> ProcessModel:
     if cached is not None:
         return cached
     forms, _ = read_forms({f"{fid}.form": text for fid, text in json.loads(row.forms_json).items()})
-    # Topics are not re-checked on load: a stored version was valid when deployed, and a
-    # handler removed since then shows up as an incident on the step, not as a lost case.
+    # Topics and handler parameters are not re-checked on load: a stored version was valid
+    # when deployed, and a handler removed or changed since then shows up as an incident on
+    # the step, not as a lost case.
     models = build_models({row.filename: row.bpmn}, forms, _all_topics(row.bpmn),
                           max_bytes=max(env.settings.max_upload_bytes, len(row.bpmn.encode()) + 1))
     model = next(m for m in models if m.process_id == row.process_id)

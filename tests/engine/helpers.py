@@ -10,11 +10,14 @@ import pytest
 from orchestrator.engine.deployment import ProcessModel, build_models, read_forms
 from orchestrator.engine.forms import FormSchema, parse_form
 from orchestrator.errors import DeploymentError, Problem
+from orchestrator.services.handler_api import load_handlers
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 HEALTH_CHECK = ROOT / "processes" / "unemployed_health_check.bpmn"
 TOPICS = ("notify", "record", "consent", "invite")
+# What the project's handlers declare they take: test diagrams are checked as a deploy checks them.
+HANDLER_PARAMS = load_handlers().specs
 
 HEADER = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -70,6 +73,22 @@ def user_task(task_id: str = "Task_1", name: str = "Tarkastus", **camunda: str) 
     return f'<bpmn:userTask id="{task_id}" name="{name}"{extra} />'
 
 
+# Parameters that satisfy each project handler's declaration in the standard test forms.
+VALID_PARAMS = {"notify": {"to_role": "nurse", "message": "Hei $client_ref"},
+                "record": {"document": "summary", "fields": "urgency"},
+                "consent": {"given": "approved", "organisation_keys": "referrer"}}
+
+
+def service_task(task_id: str = "Task_1", name: str = "Ilmoita", topic: str = "notify", tag: str = "serviceTask",
+                 **params: str) -> str:
+    """An external task of ``topic`` whose parameters deploy (``VALID_PARAMS`` unless given)."""
+    values = params or VALID_PARAMS.get(topic, {})
+    inputs = "".join(f'<camunda:inputParameter name="{k}">{v}</camunda:inputParameter>' for k, v in values.items())
+    body = f"<bpmn:extensionElements><camunda:inputOutput>{inputs}</camunda:inputOutput></bpmn:extensionElements>"
+    return (f'<bpmn:{tag} id="{task_id}" name="{name}" camunda:type="external" camunda:topic="{topic}">'
+            f"{body if values else ''}</bpmn:{tag}>")
+
+
 def line_of(text: str, needle: str) -> int:
     """1-based number of the first line of ``text`` containing ``needle``."""
     for number, line in enumerate(text.splitlines(), start=1):
@@ -113,6 +132,7 @@ def standard_forms_plus(form_id: str, *components: dict) -> dict[str, FormSchema
 
 def deploy(xml: str | bytes, forms: Mapping[str, FormSchema] | None = None, topics: Iterable[str] = TOPICS,
            filename: str = "test.bpmn", **kwargs) -> list[ProcessModel]:
+    kwargs.setdefault("handler_params", HANDLER_PARAMS)
     return build_models({filename: xml}, STANDARD_FORMS if forms is None else forms, topics, **kwargs)
 
 
@@ -135,5 +155,6 @@ def real_forms() -> dict[str, FormSchema]:
 
 
 def health_check_model() -> ProcessModel:
-    (model,) = build_models({HEALTH_CHECK.name: HEALTH_CHECK.read_bytes()}, real_forms(), known_topics=TOPICS)
+    (model,) = build_models({HEALTH_CHECK.name: HEALTH_CHECK.read_bytes()}, real_forms(), known_topics=TOPICS,
+                            handler_params=HANDLER_PARAMS)
     return model
