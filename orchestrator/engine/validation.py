@@ -12,6 +12,7 @@ from lxml import etree
 
 from ..errors import Problem
 from ..roles import ROLES, role_for_name
+from .construct_checks import check_constructs
 from .expressions import (
     ExpressionError,
     compile_expression,
@@ -28,7 +29,8 @@ NS = {"bpmn": BPMN[1:-1], "camunda": C[1:-1]}
 SYSTEM_VARIABLES = frozenset({"client_ref", "region", "pathway", "started_by", "completed_by",
                               "handed_over_from"})
 RESERVED_IDS = {"Start", "End", "Root"}
-HUMAN_TAGS = ("userTask", "manualTask")
+# manualTask and task pass through (construct_checks refuses one meant for a person)
+HUMAN_TAGS = ("userTask",)
 
 
 def local(tag: str) -> str:
@@ -128,6 +130,7 @@ class Checker:
             self._check_timer(el)
         for el in process.iter(f"{BPMN}exclusiveGateway", f"{BPMN}inclusiveGateway"):
             self._check_gateway(el, nodes)
+        check_constructs(self, process)
 
     def _check_human_task(self, el: etree._Element, lanes: dict[str, etree._Element],
                           bad_lanes: set[str]) -> None:
