@@ -179,6 +179,11 @@ def _check_nothing_to_run(container: etree._Element, refuse) -> None:
     elif not ends:
         refuse(container, f"nothing to run: {what} has no end event, so a case would never finish",
                "add an end event (the thick circle) after the last step")
+    plain = [el for el in starts if _event_definition(el) is None]
+    if len(plain) > 1:
+        # SpiffWorkflow would start every one of them at once; Camunda 7 refuses this too
+        refuse(plain[1], f"{what} has {len(plain)} plain start events; a case starts at one",
+               "keep one start event and join the ways with an exclusive gateway after it")
 
 
 def _check_flows(process: etree._Element, ids: set[str | None], refuse) -> None:

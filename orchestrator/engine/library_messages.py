@@ -71,8 +71,8 @@ def problem_from_library(exc: Exception, root: etree._Element, filename: str) ->
 
 def clean(text: str) -> str:
     """Library text with reprs, namespaces and trailing punctuation taken out."""
-    text = text.replace("Error parsing BPMN: ", "")
-    match = _REPR_CALL.match(text.strip())
+    text = text.replace("Error parsing BPMN: ", "").strip().rstrip(". ")
+    match = _REPR_CALL.match(text)
     if match:  # "NotImplementedError('Unsupported Catch Event: %r', b'<bpmn:…>')": keep the words
         words = re.findall(r"'([^']*)'", match.group(2))
         text = words[0].replace("%r", "").strip(" :") if words else match.group(1)

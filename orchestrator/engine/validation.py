@@ -106,7 +106,7 @@ class Checker:
         known = set(SYSTEM_VARIABLES)
         for fid in form_ids:
             known |= self.form_keys.get(fid, frozenset())
-        for el in process.iter(f"{BPMN}userTask", f"{BPMN}manualTask", f"{BPMN}serviceTask"):
+        for el in process.iter(f"{BPMN}userTask", f"{BPMN}manualTask", f"{BPMN}serviceTask", f"{BPMN}sendTask"):
             known |= set(camunda_attributes(el)["outputs"])
         self.known = known
 
