@@ -50,12 +50,15 @@ def problem_from_library(exc: Exception, root: etree._Element, filename: str) ->
     raw = str(exc)
     element_id = getattr(exc, "id", None) or _id_in(exc)
     line = getattr(exc, "line_number", None) or None
+    missing = _MISSING_PROCESS.search(raw)
+    if missing and not element_id:  # the library names the process only: point at who calls it
+        callers = root.xpath("//*[@calledElement=$p]", p=missing.group(1))
+        element_id = callers[0].get("id") if callers else None
     el = _element(root, element_id, line)
     if el is not None:
         element_id = el.get("id") or element_id
         line = line or el.sourceline
     schema = _schema_message(raw)
-    missing = _MISSING_PROCESS.search(raw)
     if schema is not None:
         message, fix = schema
     elif missing:

@@ -357,3 +357,25 @@ def test_library_messages_become_located_problems_in_our_words(exc, words, fix):
     assert (problem.element_id, problem.element_name, problem.line) == ("Task_1", "Tarkastus", task.sourceline)
     assert words in problem.message and fix in problem.fix
     assert not any(text in str(problem) for text in LIBRARY_TEXT), str(problem)
+
+
+def test_a_call_to_a_process_that_is_not_deployed_is_located_on_the_call_activity():
+    ids = ["StartEvent_1", "Call_1", "End_1"]
+    xml = diagram(START, '<bpmn:callActivity id="Call_1" name="Jatkopolku" calledElement="no_such_pathway" />', END,
+                  chain=ids, lanes=nurse(*ids))
+    problem = only_problem(rejected(xml))
+    assert (problem.element_id, problem.line) == ("Call_1", line_of(xml, 'id="Call_1"'))
+    assert "no_such_pathway" in problem.message and problem.fix
+    assert not any(text in str(problem) for text in LIBRARY_TEXT), str(problem)
+
+
+def test_link_events_inside_an_embedded_subprocess_jump_there():
+    inner = ('<bpmn:subProcess id="Sub_1" name="Ali"><bpmn:startEvent id="SubStart_1" />'
+             + link("Throw", "Throw_1", "Eteenpäin") + link("Catch", "Catch_1", "Eteenpäin")
+             + '<bpmn:userTask id="Task_2" name="Arvio" camunda:formRef="check" camunda:candidateGroups="nurse" />'
+             '<bpmn:endEvent id="SubEnd_1" /><bpmn:sequenceFlow id="Flow_a" sourceRef="SubStart_1" targetRef="Throw_1" />'
+             '<bpmn:sequenceFlow id="Flow_b" sourceRef="Catch_1" targetRef="Task_2" />'
+             '<bpmn:sequenceFlow id="Flow_c" sourceRef="Task_2" targetRef="SubEnd_1" /></bpmn:subProcess>')
+    runtime, steps = run(between(inner, "Sub_1"))
+    assert steps[-2:] == ["Throw_1", "Catch_1"] and open_ids(runtime) == ["Task_2"]
+    assert complete(runtime, "Task_2") == ["Task_2", "SubEnd_1", "Sub_1", "End_1"] and runtime.completed
