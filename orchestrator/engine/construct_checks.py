@@ -30,7 +30,8 @@ NOT_FLOW_NODES = frozenset({"sequenceFlow", "laneSet", "lane", "dataObject", "da
                             "auditing", "monitoring", "dataInputAssociation", "dataOutputAssociation",
                             "standardLoopCharacteristics", "multiInstanceLoopCharacteristics",
                             "incoming", "outgoing", "category", "categoryValue", "resourceRole",
-                            "performer", "humanPerformer", "potentialOwner"})
+                            "performer", "humanPerformer", "potentialOwner", "correlationSubscription",
+                            "supports", "ioBinding"})
 NOTHING_TO_RUN_FIX = ("draw the pathway: a start event, the steps, and an end event, "
                       "connected by sequence flows")
 # What each refused construct is, in the designer's words, and what to draw instead.
