@@ -379,3 +379,23 @@ def test_link_events_inside_an_embedded_subprocess_jump_there():
     runtime, steps = run(between(inner, "Sub_1"))
     assert steps[-2:] == ["Throw_1", "Catch_1"] and open_ids(runtime) == ["Task_2"]
     assert complete(runtime, "Task_2") == ["Task_2", "SubEnd_1", "Sub_1", "End_1"] and runtime.completed
+
+
+def test_an_escalation_thrown_in_the_main_flow_starts_a_non_interrupting_event_subprocess():
+    handler = ('<bpmn:subProcess id="Events_1" name="Eskalaatio" triggeredByEvent="true">'
+               '<bpmn:startEvent id="EventStart_1" isInterrupting="false"><bpmn:escalationEventDefinition '
+               'id="Esc_def_2" escalationRef="Esc_1" /></bpmn:startEvent>'
+               '<bpmn:userTask id="Task_2" name="Hoida" camunda:formRef="check" camunda:candidateGroups="nurse" />'
+               '<bpmn:endEvent id="EventEnd_1" /><bpmn:sequenceFlow id="Flow_e1" sourceRef="EventStart_1" '
+               'targetRef="Task_2" /><bpmn:sequenceFlow id="Flow_e2" sourceRef="Task_2" targetRef="EventEnd_1" />'
+               "</bpmn:subProcess>")
+    ids = ["StartEvent_1", "Throw_1", "Task_1", "End_1"]
+    xml = diagram(START, '<bpmn:intermediateThrowEvent id="Throw_1" name="Eskaloi"><bpmn:escalationEventDefinition '
+                  'id="Esc_def_1" escalationRef="Esc_1" /></bpmn:intermediateThrowEvent>', user_task(formRef="check"),
+                  END, handler, chain=ids, lanes=nurse(*ids, "Events_1"))
+    runtime, _ = run(xml.replace("</bpmn:definitions>", ESCALATIONS + "</bpmn:definitions>"))
+    assert open_ids(runtime) == ["Task_1", "Task_2"]
+    complete(runtime, "Task_1")
+    assert not runtime.completed and open_ids(runtime) == ["Task_2"]
+    complete(runtime, "Task_2")
+    assert runtime.completed
