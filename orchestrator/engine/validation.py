@@ -176,7 +176,8 @@ class Checker:
             return
         topic = el.get(f"{C}topic")
         if el.get(f"{C}type") != "external" or not topic:
-            self.problem(el, "a service task needs an external topic",
+            kind = "send task" if local(el.tag) == "sendTask" else "service task"
+            self.problem(el, f"a {kind} needs an external topic",
                          f'set camunda:type="external" camunda:topic to one of: {", ".join(sorted(self.topics))}')
         elif topic not in self.topics:
             self.problem(el, f"no handler is registered for topic {topic!r}",

@@ -43,6 +43,11 @@ def run(xml: str, data: dict | None = None, forms=None) -> tuple[CaseRuntime, li
     return runtime, [s.element_id for s in steps]
 
 
+def reloaded(runtime: CaseRuntime) -> CaseRuntime:
+    """The case as the next unit of work sees it: saved and loaded again."""
+    return CaseRuntime.load(runtime.model, runtime.dumps())
+
+
 def open_ids(runtime: CaseRuntime) -> list[str]:
     return sorted(h.element_id for h in runtime.human_tasks(NOW))
 
@@ -98,7 +103,7 @@ def test_an_external_send_task_calls_its_topic_like_a_service_task():
 
 
 def test_a_send_task_without_an_external_topic_is_refused():
-    refused(between('<bpmn:sendTask id="Task_1" name="Lähetä" />'), "Task_1", "external topic",
+    refused(between('<bpmn:sendTask id="Task_1" name="Lähetä" />'), "Task_1", "a send task needs an external topic",
             fix='camunda:type="external"')
 
 
@@ -202,6 +207,7 @@ def escalating(catch_ref: str | None, interrupting: bool = True) -> str:
 @pytest.mark.parametrize("catch_ref", ["Esc_1", None])
 def test_an_escalation_is_caught_by_the_boundary_of_its_subprocess(catch_ref):
     runtime, _ = run(escalating(catch_ref))
+    runtime = reloaded(runtime)
     assert complete(runtime, "Task_2") == ["Task_2", "SubEnd_1", "Sub_1", "Boundary_1"]
     assert open_ids(runtime) == ["Task_1"]
     assert complete(runtime, "Task_1") == ["Task_1", "End_1"] and runtime.completed
@@ -215,6 +221,7 @@ def test_an_escalation_of_another_code_is_not_caught_and_the_case_goes_on():
 def test_a_transaction_runs_like_an_embedded_subprocess():
     xml = between(subprocess("transaction", '<bpmn:endEvent id="SubEnd_1" />'), "Sub_1")
     runtime, _ = run(xml)
+    runtime = reloaded(runtime)
     assert open_ids(runtime) == ["Task_2"]
     assert complete(runtime, "Task_2") == ["Task_2", "SubEnd_1", "Sub_1", "End_1"] and runtime.completed
 
@@ -396,6 +403,7 @@ def test_an_escalation_thrown_in_the_main_flow_starts_a_non_interrupting_event_s
     runtime, _ = run(xml.replace("</bpmn:definitions>", ESCALATIONS + "</bpmn:definitions>"))
     assert open_ids(runtime) == ["Task_1", "Task_2"]
     complete(runtime, "Task_1")
+    runtime = reloaded(runtime)
     assert not runtime.completed and open_ids(runtime) == ["Task_2"]
     complete(runtime, "Task_2")
     assert runtime.completed
