@@ -125,7 +125,10 @@ class Checker:
         for el in process.iter(f"{BPMN}serviceTask", f"{BPMN}sendTask"):
             self._check_service_task(el)
         for el in process.iter(f"{BPMN}sequenceFlow"):
-            self._check_flow(el)
+            source = nodes.get(el.get("sourceRef"))
+            # a condition straight out of a task is refused whole by construct_checks, once
+            if source is None or local(source.tag).endswith("Gateway"):
+                self._check_flow(el)
         for el in process.iter(f"{BPMN}timerEventDefinition"):
             self._check_timer(el)
         for el in process.iter(f"{BPMN}exclusiveGateway", f"{BPMN}inclusiveGateway"):

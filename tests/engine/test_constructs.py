@@ -279,10 +279,11 @@ def test_a_task_with_several_outgoing_flows_is_refused_with_the_parallel_gateway
     refused(xml, "Task_1", "2 sequence flows leave", fix="put a parallel gateway after it")
 
 
-def test_a_conditional_flow_straight_out_of_a_task_is_refused_with_the_gateway_fix():
+@pytest.mark.parametrize("condition", ["score &gt; 5", "${no_such_field}"])
+def test_a_conditional_flow_straight_out_of_a_task_is_refused_with_the_gateway_fix(condition):
     ids = ["StartEvent_1", "Task_1", "End_1"]
     xml = diagram(START, user_task(formRef="check"), END, seq_flow("StartEvent_1", "Task_1"),
-                  seq_flow("Task_1", "End_1", "score &gt; 5"), lanes=nurse(*ids))
+                  seq_flow("Task_1", "End_1", condition), lanes=nurse(*ids))
     refused(xml, "Task_1", "conditional sequence flows", fix="put an exclusive gateway after it")
 
 
