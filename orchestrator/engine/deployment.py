@@ -14,6 +14,8 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from ..errors import DeploymentError, Problem
 from .forms import FormSchema, parse_form
 from .handler_params import TopicSpec
+from .library_messages import problem_from_library
+from .library_view import library_view
 from .parser import C, PolkuParser, attrs
 from .validation import BPMN, Checker, lane_roles
 from .xml_safety import DEFAULT_MAX_BYTES, parse_xml
@@ -138,7 +140,7 @@ def build_models(bpmn_files: Mapping[str, bytes | str], forms: Mapping[str, Form
 def _parse(root: etree._Element, text: str, filename: str, forms: Mapping[str, FormSchema]) -> list[ProcessModel]:
     parser = PolkuParser(validator=_validator())
     try:
-        parser.add_bpmn_xml(root, filename=filename)
+        parser.add_bpmn_xml(library_view(root), filename=filename)
         result = []
         for process in root.findall(f"{BPMN}process"):
             if process.get("isExecutable") != "true":
@@ -148,15 +150,15 @@ def _parse(root: etree._Element, text: str, filename: str, forms: Mapping[str, F
             subprocess_specs = parser.get_subprocess_specs(pid)
             result.append(_model(pid, process, spec, subprocess_specs, text, filename, forms))
         return result
-    except ValidationException as ve:
-        line = ve.line_number or _line_of(root, ve.id)
-        raise DeploymentError("invalid BPMN", [Problem(
-            _clean_message(str(ve)), file=filename, element_id=ve.id or None,
-            element_name=ve.name or None, line=line or None)]) from None
+    except (ValidationException, NotImplementedError) as exc:
+        raise DeploymentError("invalid BPMN", [problem_from_library(exc, root, filename)]) from None
     except (SpiffWorkflowException, RecursionError, ValueError, KeyError, AttributeError) as exc:
-        message = "the model is too deeply nested to parse" if isinstance(exc, RecursionError) else str(exc)
-        raise DeploymentError("invalid BPMN", [Problem(f"cannot parse the process: {message}",
-                                                       file=filename)]) from None
+        if isinstance(exc, RecursionError):
+            problem = Problem("cannot parse the process: the model is too deeply nested to parse", file=filename,
+                              fix="split the pathway into called processes or embedded subprocesses")
+        else:
+            problem = problem_from_library(exc, root, filename)
+        raise DeploymentError("invalid BPMN", [problem]) from None
 
 
 def _model(pid, process, spec, subprocess_specs, text, filename, forms) -> ProcessModel:

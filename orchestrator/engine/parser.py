@@ -10,10 +10,10 @@ from __future__ import annotations
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
-from SpiffWorkflow.bpmn.specs.defaults import EndEvent, ServiceTask, StartEvent
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent, ManualTask, NoneTask, ServiceTask, StartEvent
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import CamundaEndEventParser, CamundaStartEventParser
-from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, UserTaskParser
+from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser, UserTaskParser
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 
 C = "{" + CAMUNDA_MODEL_NS + "}"
@@ -83,6 +83,21 @@ class PolkuServiceTaskParser(_CamundaAttributesMixin, TaskParser):
     pass
 
 
+class PolkuPassThroughTaskParser(_CamundaAttributesMixin, CamundaTaskParser):
+    """A plain ``task`` or ``manualTask``: Camunda 7 passes it through, so does Polku.
+
+    SpiffWorkflow makes both wait for a person (``manual``), but no inbox would ever show them
+    (they have no form and no role): the case would sit with a task nobody can see. A task
+    that was meant for a person is refused at deploy (``construct_checks``); what is left is
+    a step that is recorded in the history and runs on.
+    """
+
+    def create_task(self):
+        task = super().create_task()
+        task.manual = False
+        return task
+
+
 class PolkuStartEventParser(_CamundaAttributesMixin, CamundaStartEventParser):
     pass
 
@@ -96,6 +111,10 @@ class PolkuParser(CamundaParser):
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("userTask"): (PolkuUserTaskParser, UserTask),
         full_tag("serviceTask"): (PolkuServiceTaskParser, ServiceTask),
+        # a send task is an external task like a service task (Camunda 7 treats them alike)
+        full_tag("sendTask"): (PolkuServiceTaskParser, ServiceTask),
+        full_tag("task"): (PolkuPassThroughTaskParser, NoneTask),
+        full_tag("manualTask"): (PolkuPassThroughTaskParser, ManualTask),
         full_tag("startEvent"): (PolkuStartEventParser, StartEvent),
         full_tag("endEvent"): (PolkuEndEventParser, EndEvent),
     }

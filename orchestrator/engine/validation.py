@@ -12,6 +12,7 @@ from lxml import etree
 
 from ..errors import Problem
 from ..roles import ROLES, role_for_name
+from .construct_checks import check_constructs
 from .expressions import (
     ExpressionError,
     compile_expression,
@@ -29,13 +30,13 @@ NS = {"bpmn": BPMN[1:-1], "camunda": C[1:-1]}
 SYSTEM_VARIABLES = frozenset({"client_ref", "region", "pathway", "started_by", "completed_by",
                               "handed_over_from"})
 RESERVED_IDS = {"Start", "End", "Root"}
-HUMAN_TAGS = ("userTask", "manualTask")
+# manualTask and task pass through (construct_checks refuses one meant for a person)
+HUMAN_TAGS = ("userTask",)
 # BPMN elements whose text SpiffWorkflow evaluates as an expression, and what to call them
 EMBEDDED_EXPRESSIONS = {
     "completionCondition": "completion condition",
     "loopCondition": "loop condition",
     "loopCardinality": "loop cardinality",
-    "condition": "event condition",
 }
 
 
@@ -120,7 +121,7 @@ class Checker:
         known = set(SYSTEM_VARIABLES)
         for fid in form_ids:
             known |= self.form_keys.get(fid, frozenset())
-        for el in process.iter(f"{BPMN}userTask", f"{BPMN}manualTask", f"{BPMN}serviceTask"):
+        for el in process.iter(f"{BPMN}userTask", f"{BPMN}manualTask", f"{BPMN}serviceTask", f"{BPMN}sendTask"):
             known |= set(camunda_attributes(el)["outputs"])
         known |= sets_of(self.handler_params, (el.get(f"{C}topic") for el in process.iter(
             f"{BPMN}serviceTask", f"{BPMN}sendTask")))
@@ -141,12 +142,16 @@ class Checker:
         for el in process.iter(f"{BPMN}serviceTask", f"{BPMN}sendTask"):
             self._check_service_task(el)
         for el in process.iter(f"{BPMN}sequenceFlow"):
-            self._check_flow(el)
+            source = nodes.get(el.get("sourceRef"))
+            # a condition straight out of a task is refused whole by construct_checks, once
+            if source is None or local(source.tag).endswith("Gateway"):
+                self._check_flow(el)
         for el in process.iter(f"{BPMN}timerEventDefinition"):
             self._check_timer(el)
         for el in process.iter(f"{BPMN}exclusiveGateway", f"{BPMN}inclusiveGateway"):
             self._check_gateway(el, nodes)
         self._check_embedded_expressions(process)
+        check_constructs(self, process)
 
     def _check_human_task(self, el: etree._Element, lanes: dict[str, etree._Element],
                           bad_lanes: set[str]) -> None:
@@ -192,7 +197,8 @@ class Checker:
             return
         topic = el.get(f"{C}topic")
         if el.get(f"{C}type") != "external" or not topic:
-            self.problem(el, "a service task needs an external topic",
+            kind = "send task" if local(el.tag) == "sendTask" else "service task"
+            self.problem(el, f"a {kind} needs an external topic",
                          f'set camunda:type="external" camunda:topic to one of: {", ".join(sorted(self.topics))}')
         elif topic not in self.topics:
             self.problem(el, f"no handler is registered for topic {topic!r}",
@@ -254,7 +260,7 @@ class Checker:
     # -- expressions -----------------------------------------------------------------------
     def _check_embedded_expressions(self, process: etree._Element) -> None:
         """Expressions the library evaluates on its own (loop and completion conditions,
-        cardinalities, conditional events): the same allow-list as gateway conditions."""
+        cardinalities): the same allow-list as gateway conditions."""
         for tag, what in EMBEDDED_EXPRESSIONS.items():
             for node in process.iter(f"{BPMN}{tag}"):
                 if (node.text or "").strip():
