@@ -37,6 +37,7 @@ from . import consent, measure_counts
 from .env import Env
 from .handler_api import HandlerContext, HandlerError, HandlerRefusal, UserInfo
 from .models_cache import model_for_version
+from .stuck import record_stuck
 
 log = logging.getLogger("polku.handlers")
 
@@ -92,9 +93,10 @@ def save_progress(env: Env, uow: UnitOfWork, case: Case, runtime: CaseRuntime, a
     humans, calls, timers = runtime.human_tasks(now), runtime.service_calls(), runtime.timers()
     _sync_task_index(uow, writes, case, runtime, humans, now)
     _sync_timers(session, writes, case, runtime, timers)
+    has_incident = record_stuck(session, writes, case, runtime, failing, actor, now)
     values = {"state": runtime.dumps(), "serializer_version": serializer.SERIALIZER_VERSION,
               "library_version": serializer.LIBRARY, "updated_at": now,
-              "current_steps": runtime.current_steps(humans, calls, timers), "has_incident": bool(failing)}
+              "current_steps": runtime.current_steps(humans, calls, timers), "has_incident": has_incident}
     if facts is not None:
         values["facts"] = facts
     if runtime.model.listable:
