@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..engine import serializer
 from ..engine.runtime import MAX_SERVICE_ROUNDS, CaseRuntime, ServiceCall, Step
-from ..errors import ConflictError, ExecutionError, PolkuError, Problem, StepRefusedError
+from ..errors import ConflictError, ExecutionError, PolkuError, Problem, StateVersionError, StepRefusedError
 from ..store.models import (
     Case,
     Document,
@@ -43,12 +43,19 @@ log = logging.getLogger("polku.handlers")
 
 
 def load_runtime(env: Env, session: Session, case: Case) -> CaseRuntime:
-    """The case's workflow, from the per-process cache when it is current, else from the row."""
-    runtime = env.workflows.take(case.id, case.version_no)
-    if runtime is not None:
-        return runtime
-    model = model_for_version(env, session, case.process_version_id)
-    return CaseRuntime.load(model, case.state)
+    """The case's workflow, from the per-process cache when it is current, else from the row.
+
+    A case written by another SpiffWorkflow version (its row's ``library_version`` or the mark
+    inside its state) is refused with ``StateVersionError``, never loaded as if it were empty."""
+    try:
+        serializer.check_library(case.library_version)
+        runtime = env.workflows.take(case.id, case.version_no)
+        if runtime is not None:
+            return runtime
+        model = model_for_version(env, session, case.process_version_id)
+        return CaseRuntime.load(model, case.state)
+    except StateVersionError as exc:
+        raise StateVersionError(exc.written_with, exc.running, case.id) from None
 
 
 def step_events(case_id: int | None, steps: list[Step], actor: str, now: datetime) -> list[dict]:
