@@ -65,7 +65,7 @@ def find_stuck(workflow: BpmnWorkflow) -> Stuck | None:
     if workflow.completed:
         return None
     blocked = []
-    for task in workflow.get_tasks(state=_ACTIVE):
+    for task in workflow.get_tasks_iterator(state=_ACTIVE):  # lazy: the first live task ends the walk
         if is_alive(task):
             return None
         if task.has_state(TaskState.WAITING) and not isinstance(task.task_spec, _EndJoin):
