@@ -15,7 +15,7 @@ from orchestrator.services.case_state import load_runtime, save_progress
 from orchestrator.services.timers import fire_due_timers
 from orchestrator.store.models import Case, Event, Incident
 
-from ..engine.helpers import STANDARD_COMPONENTS, form_json
+from ..engine.helpers import END, STANDARD_COMPONENTS, START, diagram, form_json, seq_flow, user_task
 from ..engine.test_stuck import fake_join, timer_cancels_the_only_wait
 from ..web.test_pages import sign_in
 from .walk import do
@@ -33,19 +33,31 @@ def in_nurse_lane(xml: str, pathway: str, *node_ids: str) -> bytes:
     return xml.replace(' camunda:candidateGroups="nurse"', "").encode()
 
 
+def skipping_join() -> str:
+    """Only the urgent path has a task; the normal one goes straight to a parallel join."""
+    return diagram(
+        START, '<bpmn:exclusiveGateway id="Gw_Urgent" name="Kiireellinen?" default="Flow_Normal" />',
+        user_task("Task_Fast", "Pikakäsittely", candidateGroups="nurse"),
+        '<bpmn:parallelGateway id="Join_1" name="Yhdistä" />', END,
+        seq_flow("StartEvent_1", "Gw_Urgent"), seq_flow("Gw_Urgent", "Task_Fast", "urgency == 'urgent'"),
+        seq_flow("Gw_Urgent", "Join_1", flow_id="Flow_Normal"), seq_flow("Task_Fast", "Join_1"),
+        seq_flow("Join_1", "End_1"))
+
+
 @pytest.fixture
 def stuck_pathways(deployed):
     start_form = form_json(*STANDARD_COMPONENTS["start"]).encode()
     deploy.deploy(deployed, None, {
         "fake_join.bpmn": in_nurse_lane(fake_join(), "stuck_fake_join", "Task_Fast", "Task_Normal"),
         "timer_join.bpmn": in_nurse_lane(timer_cancels_the_only_wait(), "stuck_timer_join", "Task_Answer"),
+        "at_start.bpmn": in_nurse_lane(skipping_join(), "stuck_at_start", "Task_Fast"),
     }, {"start.form": start_form})
     return deployed
 
 
-def start(client, pathway: str, ref: str) -> int:
+def start(client, pathway: str, ref: str, urgency: str = "normal") -> int:
     r = client.post("/api/cases", json={"pathway": pathway, "region": "north", "client_ref": ref,
-                                        "data": {"urgency": "normal"}})
+                                        "data": {"urgency": urgency}})
     assert r.status_code == 201, r.get_json()
     return r.get_json()["id"]
 
@@ -140,3 +152,15 @@ def test_a_timer_that_cancels_the_only_wait_flags_the_case_when_the_worker_fires
     assert [(i["kind"], i["element_id"], i["name"]) for i in body["incidents"]] == \
         [("stuck", "Timer_Late", "Viikko kulunut")]
     assert token_client_for("mia").get("/api/stats/stuck_timer_join").get_json()["stuck_cases"] == 1
+
+
+def test_a_case_stuck_as_it_starts_is_flagged_by_the_start_itself(stuck_pathways, token_client_for):
+    nina = token_client_for("nina")
+    r = nina.post("/api/cases", json={"pathway": "stuck_at_start", "region": "north", "client_ref": "ST-5",
+                                      "data": {"urgency": "normal"}})
+    assert r.status_code == 201 and r.get_json()["has_incident"] is True, r.get_json()
+    body = nina.get(f"/api/cases/{r.get_json()['id']}").get_json()
+    assert [(i["kind"], i["element_id"]) for i in body["incidents"]] == [("stuck", "Gw_Urgent")]
+    urgent = start(nina, "stuck_at_start", "ST-6", urgency="urgent")  # its task waits for a nurse
+    assert nina.get(f"/api/cases/{urgent}").get_json()["has_incident"] is False
+    assert token_client_for("mia").get("/api/stats/stuck_at_start").get_json()["stuck_cases"] == 1
