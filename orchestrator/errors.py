@@ -107,6 +107,22 @@ class ConflictError(PolkuError):
     code = "conflict"
 
 
+class StateVersionError(PolkuError):
+    """A case's state was written by another SpiffWorkflow version than the one running: it is
+    refused, because another version can read it as an empty case without an error."""
+
+    status = 409
+    code = "case_state_version"
+
+    def __init__(self, written_with: str, running: str, case_id: int | None = None):
+        what = f"case {case_id}" if case_id is not None else "this case state"
+        super().__init__(
+            f"{what} was saved with {written_with}, but this Polku runs {running}: it is not loaded, because "
+            f"another SpiffWorkflow version can read a case as if it were empty. Run Polku with {written_with} "
+            f"for this case, or migrate the case's state to {running} first")
+        self.written_with, self.running, self.case_id = written_with, running, case_id
+
+
 class ExecutionError(PolkuError):
     """The engine could not run a step (e.g. a gateway with no matching condition): the data
     given leads nowhere, so the request is refused and nothing is saved."""

@@ -33,6 +33,7 @@ from .expressions import (
 )
 from .parser import attrs
 from .script_engine import SCRIPT_ENGINE
+from .stuck import Stuck, find_stuck
 
 MAX_SERVICE_ROUNDS = 200
 CLIENT_LEAD = "client_lead"  # role key and case-data field of the asiakasvastaava  # service task → handler → next service task … a loop beyond this is a model bug
@@ -318,6 +319,10 @@ class CaseRuntime:
     @property
     def completed(self) -> bool:
         return bool(self.workflow.completed)
+
+    def stuck(self) -> Stuck | None:
+        """Where the case stopped for good, if nothing in it can ever move again (engine/stuck.py)."""
+        return find_stuck(self.workflow)
 
     def data(self) -> dict:
         """The case data as people see it: the last completed step's data merged with the open ones'."""

@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import copy
 import json
+from importlib.metadata import version as _installed
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_SERIALIZER_VERSION
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 
+from ..errors import StateVersionError
 from .script_engine import SCRIPT_ENGINE
 
-SERIALIZER_VERSION = "1.5"
-LIBRARY = "SpiffWorkflow==3.2.0"
+# What the state is written with, read from the library actually installed (not what the pin
+# says): a case written by one version and read by another can load empty without an error.
+SERIALIZER_VERSION = SPIFF_SERIALIZER_VERSION
+LIBRARY = f"SpiffWorkflow=={_installed('SpiffWorkflow')}"
+LIBRARY_KEY = "polku_library"  # the writer's LIBRARY inside every state blob: its own provenance
 
 
 class SpeclessWorkflowConverter(BpmnWorkflowConverter):
@@ -57,11 +63,21 @@ _SPECLESS = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_specless_cf
 
 
 def dumps(workflow: BpmnWorkflow) -> str:
-    return _SPECLESS.serialize_json(workflow)
+    text = _SPECLESS.serialize_json(workflow)
+    # spliced in front rather than added to the dict: no second pass over a large document
+    return "{" + json.dumps(LIBRARY_KEY) + ": " + json.dumps(LIBRARY) + ", " + text[1:]
+
+
+def check_library(written_with: str | None) -> None:
+    """Refuse state written by another SpiffWorkflow; ``None`` (state older than the mark) passes,
+    its case row's ``library_version`` is checked by the caller."""
+    if written_with is not None and written_with != LIBRARY:
+        raise StateVersionError(written_with, LIBRARY)
 
 
 def loads(text: str, spec, subprocess_specs: dict) -> BpmnWorkflow:
     dct = json.loads(text)
+    check_library(dct.pop(LIBRARY_KEY, None))
     _SPECLESS.migrate(dct)
     workflow = _SPECLESS.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
     workflow.script_engine = SCRIPT_ENGINE

@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..engine import serializer
 from ..engine.runtime import MAX_SERVICE_ROUNDS, CaseRuntime, ServiceCall, Step
-from ..errors import ConflictError, ExecutionError, PolkuError, Problem, StepRefusedError
+from ..errors import ConflictError, ExecutionError, PolkuError, Problem, StateVersionError, StepRefusedError
 from ..store.models import (
     Case,
     Document,
@@ -37,17 +37,25 @@ from . import consent, measure_counts
 from .env import Env
 from .handler_api import HandlerContext, HandlerError, HandlerRefusal, UserInfo
 from .models_cache import model_for_version
+from .stuck import record_stuck
 
 log = logging.getLogger("polku.handlers")
 
 
 def load_runtime(env: Env, session: Session, case: Case) -> CaseRuntime:
-    """The case's workflow, from the per-process cache when it is current, else from the row."""
-    runtime = env.workflows.take(case.id, case.version_no)
-    if runtime is not None:
-        return runtime
-    model = model_for_version(env, session, case.process_version_id)
-    return CaseRuntime.load(model, case.state)
+    """The case's workflow, from the per-process cache when it is current, else from the row.
+
+    A case written by another SpiffWorkflow version (its row's ``library_version`` or the mark
+    inside its state) is refused with ``StateVersionError``, never loaded as if it were empty."""
+    try:
+        serializer.check_library(case.library_version)
+        runtime = env.workflows.take(case.id, case.version_no)
+        if runtime is not None:
+            return runtime
+        model = model_for_version(env, session, case.process_version_id)
+        return CaseRuntime.load(model, case.state)
+    except StateVersionError as exc:
+        raise StateVersionError(exc.written_with, exc.running, case.id) from None
 
 
 def step_events(case_id: int | None, steps: list[Step], actor: str, now: datetime) -> list[dict]:
@@ -92,9 +100,10 @@ def save_progress(env: Env, uow: UnitOfWork, case: Case, runtime: CaseRuntime, a
     humans, calls, timers = runtime.human_tasks(now), runtime.service_calls(), runtime.timers()
     _sync_task_index(uow, writes, case, runtime, humans, now)
     _sync_timers(session, writes, case, runtime, timers)
+    has_incident = record_stuck(session, writes, case, runtime, failing, actor, now)
     values = {"state": runtime.dumps(), "serializer_version": serializer.SERIALIZER_VERSION,
               "library_version": serializer.LIBRARY, "updated_at": now,
-              "current_steps": runtime.current_steps(humans, calls, timers), "has_incident": bool(failing)}
+              "current_steps": runtime.current_steps(humans, calls, timers), "has_incident": has_incident}
     if facts is not None:
         values["facts"] = facts
     if runtime.model.listable:

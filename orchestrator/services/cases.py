@@ -39,6 +39,7 @@ from .consent import consent_row
 from .env import Env
 from .models_cache import model_for_version
 from .principal import Principal
+from .stuck import incident_kind
 
 
 def latest_version(session: Session, pathway: str) -> ProcessVersion:
@@ -165,7 +166,9 @@ def get_case(env: Env, actor: Principal, case_id: int, reason: str = "") -> dict
         result["documents"] = [{"id": d.id, "kind": d.kind, "version": d.version, "content": d.content,
                                 "created_at": d.created_at} for d in s.scalars(
             sa.select(Document).where(Document.case_id == case.id).order_by(Document.kind, Document.version))]
-        result["incidents"] = [{"id": i.id, "element_id": i.element_id, "topic": i.topic, "message": i.message,
+        result["incidents"] = [{"id": i.id, "kind": incident_kind(i), "element_id": i.element_id,
+                                "name": model.elements[i.element_id].name if i.element_id in model.elements
+                                else i.element_id, "topic": i.topic, "message": i.message,
                                 "attempts": i.attempts, "created_at": i.created_at} for i in s.scalars(
             sa.select(Incident).where(Incident.case_id == case.id, Incident.resolved_at.is_(None)))]
         result["consents"] = [consent_row(c, now) for c in s.scalars(

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import sqlalchemy as sa
 
-from ..errors import ConflictError, PolkuError
+from ..engine import serializer
+from ..errors import ConflictError, PolkuError, StateVersionError
 from ..store.models import Case, Event, TimerRow
 from .case_state import load_runtime, save_progress
 from .env import Env
@@ -17,8 +19,11 @@ def fire_due_timers(env: Env, limit: int = 100) -> int:
     """Fire every timer due now; returns how many cases moved. Safe to run in many workers."""
     now = env.now()
     with env.uow() as uow:
+        _report_foreign_cases(uow.session, now)
         case_ids = list(dict.fromkeys(uow.session.scalars(
-            sa.select(TimerRow.case_id).where(TimerRow.due_at <= now).order_by(TimerRow.due_at).limit(limit))))
+            sa.select(TimerRow.case_id).join(Case, Case.id == TimerRow.case_id)
+            .where(TimerRow.due_at <= now, Case.library_version == serializer.LIBRARY)
+            .order_by(TimerRow.due_at).limit(limit))))
     moved = 0
     for case_id in case_ids:
         try:
@@ -26,9 +31,34 @@ def fire_due_timers(env: Env, limit: int = 100) -> int:
                 moved += 1
         except ConflictError:
             log.info("case %s changed while firing its timer; another worker got it", case_id)
+        except StateVersionError as exc:  # its row said this version, its state says another
+            log.error("timer of case %s skipped: %s", case_id, exc)
         except PolkuError as exc:
             log.warning("timer of case %s could not fire: %s", case_id, exc)
     return moved
+
+
+# A case written by another SpiffWorkflow is not claimed above (services/case_state.py would
+# refuse to load it, and its due timers must not fill every round's batch ahead of the cases that
+# can fire); instead an error names such cases, checked once a minute and repeated hourly.
+CHECK_EVERY, REPORT_EVERY = 60.0, 3600.0
+_next_check = 0.0
+
+
+def _report_foreign_cases(session, now) -> None:
+    global _next_check
+    if time.monotonic() < _next_check:
+        return
+    _next_check = time.monotonic() + CHECK_EVERY
+    foreign = session.execute(
+        sa.select(Case.id, Case.library_version).join(TimerRow, TimerRow.case_id == Case.id)
+        .where(TimerRow.due_at <= now, Case.library_version != serializer.LIBRARY).distinct()
+        .order_by(Case.id).limit(20)).all()
+    if foreign:
+        _next_check = time.monotonic() + REPORT_EVERY
+        log.error("due timers skipped: these cases were saved with another SpiffWorkflow than this Polku's %s "
+                  "(run Polku with that version for them, or migrate their state): %s", serializer.LIBRARY,
+                  ", ".join(f"case {cid} ({written})" for cid, written in foreign))
 
 
 def _fire_case(env: Env, case_id: int) -> bool:

@@ -13,6 +13,7 @@ from flask_login import login_required
 
 from ...errors import RequestError
 from ...services import deploy, measures, users
+from ...services.stuck import stuck_overview
 from ..auth import env, principal
 from .helpers import requires_role
 
@@ -114,10 +115,12 @@ def manage():
     others = [t for t in tables if ONLY_FOR.get(t["name"], pathway) != pathway]
 
     region_names = {r["key"]: r["name"] for r in users.list_regions(env())}
+    # every pathway's stuck cases, whichever pathway is shown: each needs its designer's attention
+    stuck = [{**r, "pathway_name": names.get(r["pathway"], r["pathway"])} for r in stuck_overview(env(), scope.regions)]
     return render_template(
         "manage.html", processes=processes, pathway=pathway, pathway_name=names[pathway],
         regions=[(r, region_names.get(r, r)) for r in sorted(me.regions)], region=region or "",
-        period=period, problems=problems, own=own, others=others, small_cell=measures.SMALL_CELL,
+        period=period, problems=problems, stuck=stuck, own=own, others=others, small_cell=measures.SMALL_CELL,
         charts=_charts(pathway, {t["name"]: t for t in tables}),
         xml_url=url_for("api.process_bpmn", process_id=pathway),
         overview_url=url_for("api.step_overview", pathway=pathway, region=region or ""),
