@@ -10,7 +10,7 @@ from orchestrator.engine.deployment import ProcessModel
 from orchestrator.engine.runtime import CaseRuntime
 from orchestrator.errors import DeploymentError
 
-from .helpers import END, START, deploy, diagram, seq_flow, user_task
+from .helpers import END, START, deploy, diagram, seq_flow, service_task, user_task
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 NURSE = {"candidateGroups": "nurse"}
@@ -195,8 +195,8 @@ def test_a_case_waiting_for_a_person_a_timer_a_handler_or_a_message_is_not_stuck
     assert started(fake_join()).stuck() is None
     with time_machine.travel(NOW, tick=False):
         assert started(timer_cancels_the_only_wait()).stuck() is None
-    service = diagram(START, '<bpmn:serviceTask id="Task_Notify" name="Ilmoita" camunda:type="external" '
-                             'camunda:topic="record" />', END, chain=["StartEvent_1", "Task_Notify", "End_1"])
+    service = diagram(START, service_task("Task_Notify", "Ilmoita", "record"), END,
+                      chain=["StartEvent_1", "Task_Notify", "End_1"])
     rt = started(service)
     assert [c.element_id for c in rt.service_calls()] == ["Task_Notify"]
     assert rt.stuck() is None  # a running handler, even one that keeps failing (an incident shows it)
