@@ -123,6 +123,12 @@ def _interrupt(workflow: BpmnWorkflow, spec_name: str) -> None:
     for start in _top_start(workflow):
         for child in list(start.children):
             if child.task_spec is sub_task_spec and not child.has_state(TaskState.FINISHED_MASK):
+                # The process's end join lived on the cancelled path; the event subprocess
+                # (a triggered task, never predicted) needs its own, or the case never ends.
+                if not child.children:
+                    child._sync_children(child.task_spec.outputs, TaskState.FUTURE)
+                    for end in child.children:
+                        end.task_spec._predict(end, mask=TaskState.FUTURE | TaskState.PREDICTED_MASK)
                 continue
             child.cancel()
 

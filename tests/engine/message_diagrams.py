@@ -1,7 +1,10 @@
 """Small diagrams with message waits, in the shapes Camunda Modeler writes (engine, service and API tests)."""
 from __future__ import annotations
 
-from .helpers import END, START, diagram, seq_flow, user_task
+from .helpers import END, diagram, seq_flow, user_task
+
+# no start form: the service and API tests deploy these without forms
+START = '<bpmn:startEvent id="StartEvent_1" name="Alku" />'
 
 
 def with_messages(xml: str, *messages: tuple[str, str]) -> str:
@@ -67,7 +70,7 @@ def gateway_process(process_id: str = "message_or_timer") -> str:
 def event_subprocess_process(interrupting: bool, process_id: str = "message_event_subprocess") -> str:
     """A review (nurse); a ``client_moved`` message starts an event subprocess with a 'Siirrä' task."""
     flag = "true" if interrupting else "false"
-    sub = (f'<bpmn:subProcess id="Sub_Moved" name="Asiakas muutti" triggeredByEvent="true">'
+    sub = ('<bpmn:subProcess id="Sub_Moved" name="Asiakas muutti" triggeredByEvent="true">'
            + message_catch("Start_Moved", "Muutti", "Message_Moved", tag="startEvent",
                            extra=f' isInterrupting="{flag}"')
            + user_task("Task_Transfer", "Siirrä", candidateGroups="nurse")
@@ -78,3 +81,20 @@ def event_subprocess_process(interrupting: bool, process_id: str = "message_even
         START, user_task("Task_Review", "Tarkista", candidateGroups="nurse"), END, sub,
         chain=["StartEvent_1", "Task_Review", "End_1"], process_id=process_id),
         ("Message_Moved", "client_moved"))
+
+
+def error_boundary_process(topic: str, code: str | None, process_id: str = "handler_error") -> str:
+    """A service task calling ``topic`` with an error boundary (``code``; None = catch every code)
+    leading to 'Selvitä' (nurse); the normal path ends at End_1."""
+    ref = ' errorRef="Error_Rejected"' if code is not None else ""
+    xml = diagram(
+        START, f'<bpmn:serviceTask id="Task_Register" name="Rekisteröi" camunda:type="external" camunda:topic="{topic}" />',
+        END, f'<bpmn:boundaryEvent id="Event_Rejected" name="Hylätty" attachedToRef="Task_Register">'
+             f'<bpmn:errorEventDefinition id="ErrorEventDefinition_1"{ref} /></bpmn:boundaryEvent>',
+        user_task("Task_Resolve", "Selvitä", candidateGroups="nurse"), '<bpmn:endEvent id="End_Resolved" name="Selvitetty" />',
+        seq_flow("Event_Rejected", "Task_Resolve"), seq_flow("Task_Resolve", "End_Resolved"),
+        chain=["StartEvent_1", "Task_Register", "End_1"], process_id=process_id)
+    if code is None:
+        return xml
+    return xml.replace("</bpmn:definitions>", f'  <bpmn:error id="Error_Rejected" name="Hylätty" errorCode="{code}" />\n'
+                       "</bpmn:definitions>")
