@@ -31,8 +31,9 @@ def catch_process(process_id: str = "message_catch") -> str:
 
 def receive_task_process(process_id: str = "message_receive") -> str:
     return with_messages(diagram(
-        START, '<bpmn:receiveTask id="Task_Statement" name="Odota lausuntoa" messageRef="Message_Statement" />', END,
-        chain=["StartEvent_1", "Task_Statement", "End_1"], process_id=process_id),
+        START, '<bpmn:receiveTask id="Task_Statement" name="Odota lausuntoa" messageRef="Message_Statement" />',
+        user_task("Task_Review", "Tarkista", candidateGroups="nurse"), END,
+        chain=["StartEvent_1", "Task_Statement", "Task_Review", "End_1"], process_id=process_id),
         ("Message_Statement", "statement_received"))
 
 

@@ -42,7 +42,7 @@ def test_a_receive_task_waits_and_the_case_ends_when_its_message_comes():
     rt = started(md.receive_task_process())
     assert rt.current_steps() == ["Task_Statement"]
     rt.send_message("statement_received", {"statement": "ok"})
-    assert rt.completed and rt.data()["statement"] == "ok"
+    assert humans(rt) == ["Task_Review"] and rt.data()["statement"] == "ok"
 
 
 def test_an_interrupting_message_boundary_cancels_the_task_and_follows_its_path():
