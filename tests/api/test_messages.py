@@ -147,6 +147,7 @@ def test_an_interrupting_message_boundary_closes_the_open_task(waiting, client_f
     c = start(nina, "boundary_cut")
     assert inbox(nina, c["id"]) == ["Task_Review"]
     assert [m["kind"] for m in case(nina, c["id"])["messages"]] == ["boundary"]
+    assert "case_cancelled" in nina.get(f"/cases/{c['id']}").get_data(as_text=True)
     r = send(nina, "case_cancelled", case_id=c["id"], data={"reason": "moved"})
     assert r["case"]["status"] == "completed" and r["case"]["outcome"] == "Peruttu loppu"
     assert inbox(nina, c["id"]) == []
