@@ -95,12 +95,33 @@ def deliver_message(workflow: BpmnWorkflow, name: str, data: dict) -> list[Messa
         workflow.send_event(BpmnEvent(cls(name), payload=payload))
     for spec_name in _interrupting_triggers(workflow, name):
         _interrupt(workflow, spec_name)
+    for wait, _d in matched:
+        if wait.kind == "boundary":
+            _rearm(workflow, wait.task_id)
     # The data goes onto the tasks the message made ready, *after* the catch: the library
     # merges a task's parent data over its own while it catches, which would undo it earlier.
     for task in workflow.get_tasks(state=TaskState.READY):
         if task.id not in ready_before and isinstance(task.task_spec, CatchingEvent):
             task.data.update(copy.deepcopy(data))
     return list(dict.fromkeys(w for w, _d in matched))
+
+
+def _rearm(workflow: BpmnWorkflow, task_id: str | None) -> None:
+    """A non-interrupting boundary listens again while its task is open, as in Camunda 7
+    (SpiffWorkflow 3.2.0 catches it once per activation of the task)."""
+    caught = next((t for t in workflow.get_tasks(state=TaskState.READY) if str(t.id) == task_id), None)
+    if caught is None or caught.task_spec.cancel_activity or caught.parent is None:
+        return
+    split = caught.parent
+    main = [t for t in split.children if not isinstance(t.task_spec, BoundaryEvent)]
+    if not main or main[0].has_state(TaskState.FINISHED_MASK):
+        return
+    again = split._add_child(caught.task_spec, TaskState.WAITING)
+    # predicted as the split predicts the first one: its path exists, as "maybe"
+    again._sync_children(again.task_spec.outputs, TaskState.MAYBE)
+    for child in again.children:
+        child.task_spec._predict(child)
+    again.task_spec._update(again)
 
 
 def _interrupting_triggers(workflow: BpmnWorkflow, name: str | None = None) -> list[str]:

@@ -56,14 +56,17 @@ def test_an_interrupting_message_boundary_cancels_the_task_and_follows_its_path(
     assert rt.completed and humans(rt) == [] and rt.outcome() == "Peruttu loppu"
 
 
-def test_a_non_interrupting_message_boundary_runs_its_path_and_the_task_stays_open():
+def test_a_non_interrupting_message_boundary_runs_its_path_each_time_and_the_task_stays_open():
     rt = started(md.boundary_process(interrupting=False))
-    _, steps = rt.send_message("case_cancelled", {})
-    assert [s.element_id for s in steps] == ["Event_Cancelled", "End_Cancelled"]
-    assert humans(rt) == ["Task_Review"] and not rt.completed
+    for _ in range(3):
+        _, steps = rt.send_message("case_cancelled", {})
+        assert [s.element_id for s in steps] == ["Event_Cancelled", "End_Cancelled"]
+        assert humans(rt) == ["Task_Review"] and not rt.completed
+        assert [w.kind for w in CaseRuntime.load(rt.model, rt.dumps()).message_waits()] == ["boundary"]
     (task,) = rt.human_tasks(T0)
     rt.complete_human(task.task_id, {})
-    assert rt.completed
+    assert rt.completed and rt.message_waits() == []
+    assert rt.send_message("case_cancelled", {}) == ([], [])
 
 
 def test_event_based_gateway_schedules_its_timer_and_the_message_wins_when_it_comes_first():
