@@ -355,6 +355,8 @@ class CaseRuntime:
         (a side branch such as a sent reminder ends without one), else the last one reached."""
         ends = [t for t in self.workflow.get_tasks(state=TaskState.COMPLETED)
                 if isinstance(t.task_spec, EndEvent) and t.workflow is self.workflow]
+        if not ends and self.completed:  # an interrupting event subprocess ended the case
+            ends = [t for t in self.workflow.get_tasks(state=TaskState.COMPLETED) if isinstance(t.task_spec, EndEvent)]
         ends.sort(key=lambda t: t.last_state_change)
         for task in reversed(ends):
             if attrs(task.task_spec).get("properties", {}).get("outcome"):

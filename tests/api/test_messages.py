@@ -200,7 +200,12 @@ def test_an_interrupting_message_event_subprocess_replaces_the_open_work(waiting
     assert [m["kind"] for m in case(nina, c["id"])["messages"]] == ["event_subprocess"]
     send(nina, "client_moved", case_id=c["id"], data={"new_municipality": "Oulu"})
     assert inbox(nina, c["id"]) == ["Task_Transfer"]
-    assert do(nina, c["id"], "Task_Transfer", {})["status"] == "completed"
+    done = do(nina, c["id"], "Task_Transfer", {})
+    assert done["status"] == "completed" and done["outcome"] == "Siirretty"
+    with waiting.uow() as uow:
+        statuses = {r.element_id: r.status for r in uow.session.execute(
+            sa.select(Task.element_id, Task.status).where(Task.case_id == c["id"]))}
+    assert statuses == {"Task_Review": "cancelled", "Task_Transfer": "completed"}
 
 
 def test_a_non_interrupting_message_event_subprocess_adds_work_beside_the_open_task(waiting, client_for):

@@ -201,3 +201,15 @@ def test_every_message_diagram_of_these_tests_deploys():
                 md.boundary_process(False), md.gateway_process(), md.event_subprocess_process(True),
                 md.event_subprocess_process(False)):
         assert deploy(xml)
+
+
+def test_a_message_wait_inside_an_embedded_subprocess_catches_too():
+    inner = ('<bpmn:subProcess id="Sub_1" name="Alaprosessi"><bpmn:startEvent id="Sub_Start" />'
+             + md.message_catch("Event_In", "Sisällä", "Message_Inner")
+             + '<bpmn:endEvent id="Sub_End" />' + seq_flow("Sub_Start", "Event_In").strip()
+             + seq_flow("Event_In", "Sub_End").strip() + "</bpmn:subProcess>")
+    rt = started(md.with_messages(diagram(md.START, inner, md.END, chain=["StartEvent_1", "Sub_1", "End_1"]),
+                                  ("Message_Inner", "inner_done")))
+    assert rt.current_steps() == ["Event_In"]
+    rt.send_message("inner_done", {"x": 1})
+    assert rt.completed and rt.data()["x"] == 1
