@@ -1,4 +1,4 @@
-"""Deploy-time checks of message waits: what SpiffWorkflow would accept and then never move.
+"""Deploy-time checks of message waits and error events: what would deploy and then never move.
 
 Called from ``validation.Checker``; each finding goes through the checker's ``problem`` (file,
 element id and name, line, fix). What runs is described in docs/engine/messages.md.
@@ -39,6 +39,13 @@ def check_messages(root: etree._Element, problem: ReportProblem) -> None:
                             "such as notify; another case is moved with POST /api/messages")
         for gateway in process.iter(f"{BPMN}eventBasedGateway"):
             _check_gateway(process, gateway, problem)
+    errors = {e.get("id") for e in root.iter(f"{BPMN}error")}
+    for definition in root.iter(f"{BPMN}errorEventDefinition"):
+        ref = definition.get("errorRef")
+        if ref and ref not in errors:
+            problem(definition.getparent(), f"the error {ref!r} this event refers to is not defined in this file",
+                    "select the event and under Error pick (or create) an error with an Error code, "
+                    "e.g. REJECTED — or remove the reference to catch every error code")
     for el in root.iter(f"{BPMN}correlationProperty", f"{BPMN}correlationKey", f"{BPMN}correlationSubscription"):
         owner = el if el.get("id") else el.getparent()
         problem(owner, "message correlation keys are not used by Polku (their expressions would run in the engine)",

@@ -213,3 +213,10 @@ def test_a_message_wait_inside_an_embedded_subprocess_catches_too():
     assert rt.current_steps() == ["Event_In"]
     rt.send_message("inner_done", {"x": 1})
     assert rt.completed and rt.data()["x"] == 1
+
+
+def test_an_error_boundary_naming_a_missing_error_is_refused():
+    xml = md.error_boundary_process("register", "REJECTED").replace('<bpmn:error id="Error_Rejected"',
+                                                                    '<bpmn:error id="Error_Other"')
+    p = only_problem(rejected(xml, topics=("register",)))
+    assert p.element_id == "Event_Rejected" and "Error_Rejected" in p.message and "Error code" in p.fix
