@@ -13,6 +13,7 @@ None) may send to any case.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from ..engine.events import MessageWait
 from ..engine.runtime import CaseRuntime
 from ..engine.validation import SYSTEM_VARIABLES
 from ..errors import ConflictError, NotFoundError, PolkuError, Problem, RequestError
-from ..store.models import Case
+from ..store.models import Case, Incident
 from .case_state import load_runtime, save_progress
 from .cases import case_summary, visible_case
 from .env import Env
@@ -76,6 +77,7 @@ def send_message(env: Env, actor: Principal | None, name: object, data: object =
         received = [{"case_id": case.id, "at": now, "actor": username, "kind": "message_received",
                      "element_id": w.element_id, "task_id": w.task_id,
                      "details": {"name": w.name, "message": name, "fields": sorted(data)}} for w in caught]
+        _resolve_cancelled_incidents(s, case, runtime, username, now)
         save_progress(env, uow, case, runtime, username, steps, now, events=received)
         uow.commit()
         return {"message": name, "case": case_summary(case),
@@ -117,6 +119,17 @@ def _find_waiting_case(env: Env, s: Session, actor: Principal | None, name: str,
         raise ConflictError(f"{len(found)} cases of {client_ref} on {pathway} wait for message {name!r} "
                             f"(cases {ids}); send it with case_id")
     return found[0]
+
+
+def _resolve_cancelled_incidents(s: Session, case: Case, runtime: CaseRuntime, username: str, now: datetime) -> None:
+    """A message that interrupts a failing service task (a boundary, an event subprocess) ends
+    its incident too: nothing is left to retry."""
+    if not case.has_incident:
+        return
+    running = {c.task_id for c in runtime.service_calls()}
+    s.execute(sa.update(Incident).where(Incident.case_id == case.id, Incident.resolved_at.is_(None),
+                                        Incident.task_id.not_in(running) if running else sa.true())
+              .values(resolved_at=now, resolved_by=username))
 
 
 def _case(env: Env, s: Session, actor: Principal | None, case_id: int) -> Case:

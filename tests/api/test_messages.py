@@ -23,6 +23,8 @@ T0 = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
 def waiting(deployed):
     """Every message diagram deployed, plus a test-only handler that throws BPMN errors."""
     def register(ctx):
+        if ctx.data.get("register_down"):
+            raise ConnectionError("the register is down")
         code = ctx.data.get("fail_with")
         if code:
             raise BpmnError(code, "the register does not know this client", {"rejection": code.lower()})
@@ -37,6 +39,13 @@ def waiting(deployed):
         "moved_cut": md.event_subprocess_process(True, "moved_cut"),
         "moved_side": md.event_subprocess_process(False, "moved_side"),
         "handler_error": md.error_boundary_process("register_client", "REJECTED"),
+        "register_or_cancel": md.error_boundary_process("register_client", "REJECTED", "register_or_cancel").replace(
+            "</bpmn:process>", md.message_catch("Event_Withdrawn", "Peruttu", "Message_Withdrawn", tag="boundaryEvent",
+                                                extra=' attachedToRef="Task_Register"')
+            + '<bpmn:endEvent id="End_Withdrawn" name="Peruttu" />'
+            + md.seq_flow("Event_Withdrawn", "End_Withdrawn") + "</bpmn:process>").replace(
+            "</bpmn:definitions>", '<bpmn:message id="Message_Withdrawn" name="referral_withdrawn" />'
+            "</bpmn:definitions>"),
     }.items()}
     deploy.deploy(deployed, None, files, {})
     return deployed
@@ -241,3 +250,14 @@ def test_a_bpmn_error_no_boundary_catches_is_an_incident_naming_the_code(waiting
     with waiting.uow() as uow:
         (row,) = uow.session.scalars(sa.select(Incident).where(Incident.case_id == c["id"]))
         assert row.resolved_at is None and row.attempts == 2
+
+
+def test_a_message_that_interrupts_a_failing_service_task_ends_its_incident(waiting, client_for):
+    nina = client_for("nina")
+    c = start(nina, "register_or_cancel", register_down=True)
+    assert c["has_incident"]
+    r = send(nina, "referral_withdrawn", case_id=c["id"])
+    assert r["case"]["status"] == "completed" and not r["case"]["has_incident"]
+    with waiting.uow() as uow:
+        (row,) = uow.session.scalars(sa.select(Incident).where(Incident.case_id == c["id"]))
+        assert row.resolved_by == "nina" and row.resolved_at is not None
