@@ -245,6 +245,37 @@ def cases(status: str | None) -> None:
                    f"{','.join(c['current_steps']) or (c['outcome'] or '')}")
 
 
+@cli.command()
+@click.argument("name")
+@click.option("--case", "case_id", type=int, default=None, help="the case the message is for")
+@click.option("--client-ref", default=None, help="with --pathway: the client's one case waiting for it")
+@click.option("--pathway", default=None)
+@click.option("--data", "data_json", default="{}", show_default=True, help="a JSON object merged into the case")
+@reports_errors
+def message(name: str, case_id: int | None, client_ref: str | None, pathway: str | None, data_json: str) -> None:
+    """Send message NAME to the case waiting for it (exit 1 if none or several wait)."""
+    import json
+
+    from .services import messages
+    try:
+        data = json.loads(data_json)
+        messages.check_message(name, data)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--data") from None
+    except PolkuError as exc:
+        raise click.BadParameter(str(exc), param_hint="--data" if data_json != "{}" else "NAME") from None
+    if case_id is None and not (client_ref and pathway):
+        raise click.UsageError("say which case: --case ID, or --client-ref and --pathway")
+    result = messages.send_message(_env(), None, name, data, case_id=case_id, client_ref=client_ref,
+                                   pathway=pathway)
+    case = result["case"]
+    caught = ", ".join(f"{c['name']} ({c['element_id']})" for c in result["caught"])
+    click.echo(f"case {case['id']}: message {name!r} caught at {caught}")
+    for step in result["steps"]:
+        click.echo(f"  {step['element_id']:28} {step['name']}")
+    click.echo(f"now: {case['status']} {', '.join(case['current_steps']) or (case['outcome'] or '')}".rstrip())
+
+
 @cli.group()
 def db() -> None:
     """Database schema."""

@@ -65,6 +65,8 @@ def camunda_attributes(node: etree._Element) -> dict:
         "inputs": inputs,
         "outputs": outputs,
         "line": node.sourceline,
+        # a start event of an event subprocess: SpiffWorkflow 3.2.0 ignores isInterrupting
+        "interrupting": node.get("isInterrupting") != "false",
     }
 
 

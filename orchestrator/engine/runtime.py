@@ -24,6 +24,7 @@ from ..errors import ExecutionError
 from ..roles import role_for_name
 from . import serializer
 from .deployment import ProcessModel
+from .events import MessageWait, deliver_message, gateway_timer_branch, message_waits, throw_error
 from .expressions import (
     ExpressionError,
     compile_expression,
@@ -264,16 +265,37 @@ class CaseRuntime:
         result = []
         for task in self.workflow.get_tasks(state=TaskState.WAITING):
             event = getattr(task.task_spec, "event_definition", None)
-            if not isinstance(event, TimerEventDefinition):
+            # an event-based gateway waits itself for its branches' events; name its timer branch
+            spec = gateway_timer_branch(task.task_spec) or task.task_spec
+            if spec is task.task_spec and not isinstance(event, TimerEventDefinition):
                 continue
             value = task.internal_data.get("event_value")
             if isinstance(value, dict):  # cycle timers keep {'next': iso, 'cycles': n, ...}
                 value = value.get("next")
             if not value:
                 continue
-            result.append(Timer(str(task.id), task.task_spec.bpmn_id, task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+            result.append(Timer(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
                                 to_datetime(value).astimezone(UTC), isinstance(task.task_spec, BoundaryEvent)))
         return result
+
+    def message_waits(self) -> list[MessageWait]:
+        return message_waits(self.workflow)
+
+    def send_message(self, name: str, data: dict) -> tuple[list[MessageWait], list[Step]]:
+        """Deliver message ``name`` with ``data``; no waits caught it ⇒ ([], []) and nothing changed."""
+        caught = self._guard(lambda: deliver_message(self.workflow, name, data))
+        if not caught:
+            return [], []
+        return caught, self.run()
+
+    def throw_error(self, task_id: str, code: str, data: dict | None) -> list[Step] | None:
+        """A handler's BPMN error at its service task: the error boundary's path, or None if none catches it."""
+        task = self._task(task_id)
+        if task is None or task.state != TaskState.STARTED:
+            raise ExecutionError(f"service task {task_id} is not running")
+        if not self._guard(lambda: throw_error(task, code, data)):
+            return None
+        return self.run()
 
     # -- moving on -------------------------------------------------------------------
     def _task(self, task_id: str):
@@ -338,6 +360,8 @@ class CaseRuntime:
         (a side branch such as a sent reminder ends without one), else the last one reached."""
         ends = [t for t in self.workflow.get_tasks(state=TaskState.COMPLETED)
                 if isinstance(t.task_spec, EndEvent) and t.workflow is self.workflow]
+        if not ends and self.completed:  # an interrupting event subprocess ended the case
+            ends = [t for t in self.workflow.get_tasks(state=TaskState.COMPLETED) if isinstance(t.task_spec, EndEvent)]
         ends.sort(key=lambda t: t.last_state_change)
         for task in reversed(ends):
             if attrs(task.task_spec).get("properties", {}).get("outcome"):
@@ -368,8 +392,8 @@ class CaseRuntime:
         return (attrs(end.task_spec).get("properties", {}).get("handover_to") or "").strip() or None
 
     def current_steps(self, humans: list[HumanTask] | None = None, calls: list[ServiceCall] | None = None,
-                      timers: list[Timer] | None = None) -> list[str]:
-        """Where the case waits: human tasks, service tasks, intermediate timers (ids, in order).
+                      timers: list[Timer] | None = None, messages: list[MessageWait] | None = None) -> list[str]:
+        """Where the case waits: human tasks, service tasks, intermediate timers and messages (ids, in order).
 
         Callers that already listed the waits pass them in, to walk the task tree only once.
         """
@@ -378,6 +402,7 @@ class CaseRuntime:
         timers = self.timers() if timers is None else timers
         steps = [t.element_id for t in humans] + [c.element_id for c in calls]
         steps += [t.element_id for t in timers if not t.boundary]
+        steps += [m.element_id for m in (self.message_waits() if messages is None else messages) if m.shown_as_step]
         return list(dict.fromkeys(steps))
 
 

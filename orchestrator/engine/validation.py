@@ -21,6 +21,7 @@ from .expressions import (
     simple_reference,
 )
 from .handler_params import TopicSpec, check_task, sets_of
+from .message_checks import check_messages
 from .parser import C, camunda_attributes
 
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
@@ -70,6 +71,7 @@ class Checker:
             return self.problems
         self._refuse_code()
         self._reserved_ids()
+        check_messages(self.root, self.problem)
         processes = self.root.findall(f"{BPMN}process")
         if not any(p.get("isExecutable") == "true" for p in processes):
             self.problem(processes[0] if processes else None, "no executable process in this file",

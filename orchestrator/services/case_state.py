@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 from uuid import uuid4
@@ -35,7 +36,7 @@ from ..store.models import (
 from ..store.uow import UnitOfWork
 from . import consent, measure_counts
 from .env import Env
-from .handler_api import HandlerContext, HandlerError, HandlerRefusal, UserInfo
+from .handler_api import BpmnError, HandlerContext, HandlerError, HandlerRefusal, UserInfo
 from .models_cache import model_for_version
 from .stuck import record_stuck
 
@@ -160,13 +161,46 @@ def _run_service_tasks(env: Env, session: Session, writes: StepWrites, case: Cas
             return failing
         for call in calls:
             result = run_handler(env, session, case, call, now, writes=writes, actor=actor)
-            if result is None:
+            steps = finish_call(session, case, runtime, call, result, now) if result is not None else None
+            if steps is None:
                 failing.add(call.task_id)
                 continue
-            steps = runtime.complete_service(call.task_id, result)
             writes.rows[Event].extend(step_events(case.id, steps, actor, now))
     raise ExecutionError(f"more than {MAX_SERVICE_ROUNDS} service tasks ran in one step: "
                          "the model loops through service tasks without waiting for anyone")
+
+
+@dataclass(frozen=True)
+class ThrownError:
+    """What ``run_handler`` returns when the handler raised ``BpmnError``: ``finish_call`` throws it."""
+
+    code: str
+    message: str
+    data: dict
+
+
+def finish_call(session: Session, case: Case, runtime: CaseRuntime, call: ServiceCall,
+                result: dict | ThrownError, now: datetime, retrying: bool = False) -> list[Step] | None:
+    """Complete the service task with the handler's result, or throw its BPMN error at the task.
+
+    None: the error found no boundary to catch it, and is now an incident on the case.
+    """
+    if not isinstance(result, ThrownError):
+        return runtime.complete_service(call.task_id, result)
+    steps = runtime.throw_error(call.task_id, result.code, result.data)
+    if steps is None:
+        _open_incident(session, case, call, f"BPMN error {result.code!r}"
+                       f"{': ' + result.message if result.message else ''} — no error boundary event on "
+                       f"'{call.name}' catches this code; add one with errorCode {result.code!r}", now, retrying)
+        return None
+    session.add(Event(case_id=case.id, at=now, actor="system", kind="bpmn_error", element_id=call.element_id,
+                      task_id=call.task_id, details={"name": call.name, "code": result.code,
+                                                     "message": result.message}))
+    if retrying:
+        session.execute(sa.update(Incident).where(
+            Incident.case_id == case.id, Incident.task_id == call.task_id, Incident.resolved_at.is_(None))
+            .values(resolved_at=now))
+    return steps
 
 
 class SessionDirectory:
@@ -197,7 +231,8 @@ class SessionDirectory:
 
 
 def run_handler(env: Env, session: Session, case: Case, call: ServiceCall, now: datetime,
-                retrying: bool = False, writes: StepWrites | None = None, actor: str = "system") -> dict | None:
+                retrying: bool = False, writes: StepWrites | None = None, actor: str = "system"
+                ) -> dict | ThrownError | None:
     """Call the topic's handler; write its effects, or park an incident and return None.
 
     ``retrying`` (a step that failed before) makes the effects idempotent: messages already
@@ -218,6 +253,8 @@ def run_handler(env: Env, session: Session, case: Case, call: ServiceCall, now: 
         if not isinstance(result, dict):
             raise HandlerError(f"handler for {call.topic!r} returned {type(result).__name__}, not a dict")
         _enforce_consent(ctx, directory)
+    except BpmnError as exc:
+        return ThrownError(str(exc.code), exc.message, exc.data)
     except HandlerRefusal as exc:
         if actor != "system":
             raise StepRefusedError(f"{call.name}: {exc}", [Problem(str(exc), element_id=call.element_id,

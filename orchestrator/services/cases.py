@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from ..engine import serializer
 from ..engine.deployment import ProcessModel
+from ..engine.events import message_names
 from ..engine.forms import FormSchema
 from ..engine.runtime import CLIENT_LEAD, CaseRuntime
 from ..errors import (
@@ -34,7 +35,7 @@ from ..store.models import (
 )
 from ..store.uow import UnitOfWork
 from . import measure_counts
-from .case_state import load_runtime, run_handler, save_progress, step_events
+from .case_state import finish_call, load_runtime, run_handler, save_progress, step_events
 from .consent import consent_row
 from .env import Env
 from .models_cache import model_for_version
@@ -157,6 +158,7 @@ def get_case(env: Env, actor: Principal, case_id: int, reason: str = "") -> dict
         result["data"] = {k: v for k, v in runtime.data().items() if not k.startswith("_")}
         result["current"] = [{"element_id": sid, "name": model.elements[sid].name if sid in model.elements else sid}
                              for sid in case.current_steps]
+        label_message_waits(result, model, runtime)
         result["open_tasks"] = [_task_brief(t) for t in s.scalars(
             sa.select(Task).where(Task.case_id == case.id, Task.status == "open").order_by(Task.created_at))]
         result["history"] = [{"at": e.at, "actor": e.actor, "kind": e.kind, "element_id": e.element_id,
@@ -193,6 +195,19 @@ def get_case(env: Env, actor: Principal, case_id: int, reason: str = "") -> dict
         return result
 
 
+def label_message_waits(result: dict, model: ProcessModel, runtime: CaseRuntime) -> None:
+    """A message wait is shown by the name a sender uses (its bpmn:message), not an element id;
+    ``messages`` lists every message the case accepts now, boundary events included."""
+    names = message_names(model.spec, model.subprocess_specs)
+    for step in result["current"]:
+        if step["element_id"] in names:
+            step["message"] = names[step["element_id"]]
+            if step["name"] == step["element_id"]:
+                step["name"] = names[step["element_id"]]
+    result["messages"] = [{"element_id": w.element_id, "name": w.name, "message": w.message, "kind": w.kind}
+                          for w in runtime.message_waits()]
+
+
 def _task_brief(t: Task) -> dict:
     return {"id": t.id, "element_id": t.element_id, "name": t.name, "role": t.role,
             "assignee": t.assignee, "due_at": t.due_at}
@@ -223,8 +238,8 @@ def retry_incidents(env: Env, actor: Principal, case_id: int) -> dict:
         failing = {i.task_id for i in incidents}
         for call in [c for c in runtime.service_calls() if c.task_id in failing]:
             result = run_handler(env, s, case, call, now, retrying=True)
-            if result is not None:
-                steps = runtime.complete_service(call.task_id, result)
+            steps = finish_call(s, case, runtime, call, result, now, retrying=True) if result is not None else None
+            if steps is not None:
                 s.execute(sa.insert(Event), step_events(case.id, steps, actor.username, now))
                 s.add(Event(case_id=case.id, at=now, actor=actor.username, kind="incident_resolved",
                             element_id=call.element_id, task_id=call.task_id))

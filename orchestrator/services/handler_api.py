@@ -41,6 +41,22 @@ class HandlerRefusal(Exception):
         self.field = field
 
 
+class BpmnError(Exception):
+    """Raise to throw a BPMN error at the service task, as Camunda 7's external-task ``bpmnError``.
+
+    An error boundary event on that task whose ``bpmn:error`` has this ``errorCode`` (or a
+    boundary with no error reference) catches it and the case follows the boundary's path;
+    ``data`` is merged into the case there. Nothing else the handler asked for is done. If no
+    boundary catches the code, the step becomes an incident naming the code.
+    """
+
+    def __init__(self, code: str, message: str = "", data: dict | None = None):
+        super().__init__(f"{code}: {message}" if message else code)
+        self.code = code
+        self.message = message
+        self.data = dict(data or {})
+
+
 @dataclass(frozen=True)
 class UserInfo:
     username: str

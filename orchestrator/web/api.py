@@ -5,7 +5,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask_login import login_required
 
 from ..errors import RequestError
-from ..services import cases, consent, deploy, measures, stats, tasks
+from ..services import cases, consent, deploy, measures, messages, stats, tasks
 from .auth import env, principal
 from .schemas import (
     ClientLeadSchema,
@@ -13,6 +13,7 @@ from .schemas import (
     ConsentSchema,
     DeploySchema,
     MeasureQuerySchema,
+    MessageSchema,
     StartCaseSchema,
     TaskQuerySchema,
 )
@@ -97,6 +98,14 @@ def withdraw_consent(case_id: int, consent_id: int):
 def change_client_lead(case_id: int):
     body = ClientLeadSchema().load(_json_body())
     return jsonify(cases.change_client_lead(env(), principal(), case_id, body["username"], body.get("reason", "")))
+
+
+# -- messages --------------------------------------------------------------------------
+@bp.post("/messages")
+def send_message():
+    body = MessageSchema().load(_json_body())
+    return jsonify(messages.send_message(env(), principal(), body["name"], body["data"], case_id=body.get("case_id"),
+                                         client_ref=body.get("client_ref"), pathway=body.get("pathway")))
 
 
 # -- tasks -----------------------------------------------------------------------------

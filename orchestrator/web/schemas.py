@@ -76,3 +76,16 @@ class MeasureQuerySchema(Schema):
     pathway = fields.String()
     start = fields.Date(data_key="from")
     end = fields.Date(data_key="to")
+
+
+class MessageSchema(Schema):
+    """``POST /api/messages``: the data is checked by the message service (the CLI shares it)."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    case_id = fields.Integer(validate=validate.Range(min=1))
+    client_ref = fields.String(validate=validate.Length(min=1, max=100))
+    pathway = fields.String(validate=validate.Length(min=1, max=100))
+    data = fields.Raw(load_default=dict)
