@@ -112,7 +112,7 @@ def test_the_invitation_carries_the_booked_time_and_place(model):
     rt = started(model)
     rt.complete_service(service(rt, "Task_NotifyNurses").task_id, None)
     steps = rt.complete_human(human(rt, "Task_BookAppointment").task_id, BOOKING)
-    assert ids(steps) == ["Task_BookAppointment"]
+    assert ids(steps) == ["Task_BookAppointment", "Gateway_MergeInvitation"]
     call = service(rt, "Task_SendInvitation")
     assert call.params["to"] == "client"
     assert "2026-12-10T10:00, paikka: Terveysasema, huone 3." in call.params["message"]
