@@ -72,51 +72,25 @@ LEAKS = ("NotImplementedError", "<Element ", " at 0x", "No start event found", "
 
 # What fails today (one line each); delete an entry when its fix lands (the test then XPASSes).
 XFAIL: dict[str, str] = {
-    "adhoc_subprocess": "deploys, but starting a case fails (422): the form used inside the ad-hoc subprocess is "
-                        "not stored with the version ('form ... not found in forms/')",
-    "adhoc_subprocess_malicious": "deploys, and starting a case RUNS the completionCondition: /tmp/pwned is created "
-                                  "(then KeyError 'data_objects')",
     "call_activity_other_file": "the called process in the other file of the same deploy is not found; "
                                 "the problem has no line ('The process ... was not found. Did you mean')",
     "call_activity_deployed_before": "the called process deployed before is not found; the problem has no line "
                                      "('The process ... was not found. Did you mean')",
     "call_activity_same_file": "deploys, but starting a case fails (422): the called process's form is not stored "
                                "with the version",
-    "compensation": "refused with raw library text: NotImplementedError('Unsupported Catch Event' ...), no fix",
-    "complex_gateway": "refused with library text 'There is no support implemented for this task type', no fix",
-    "conditional_event": "deploys; with its condition false the case is active, current_steps [], nothing waits",
-    "conditional_flow_from_task": "refused with truncated library text 'Multiple outgoing flows are not supported "
-                                  "for tasks of type', no fix",
-    "data_objects": "deploys; completing the task that writes the data object raises ExecutionError "
-                    "'A data object could not be set'",
-    "data_store": "refused with library text 'Cannot resolve dataInputAssociation <Element ... at 0x...>', no fix",
     "embedded_subprocess_form": "deploys, but starting a case fails (422): the form used inside the subprocess is not "
                                 "stored with the version",
-    "empty_process": "refused with library text 'No start event found', no fix",
     "error_boundary_subprocess": "deploys, but starting a case fails (422): the form inside the subprocess is not stored "
                                  "(so its field is an unknown name)",
     "escalation": "deploys, but starting a case fails (422): the form inside the subprocess is not stored "
                   "(so its field is an unknown name)",
-    "event_based_gateway": "deploys; the timer behind the event-based gateway is never scheduled: "
-                           "active, current_steps [], no timer row",
     "initiator_attribute": "refused: camunda:initiator is not mapped, so assignee ${starter} is an unknown name",
     "initiator_expression": "refused: ${initiator} is an unknown name",
-    "link_events": "deploys; the case stops at the link throw event: active, current_steps [], nothing waits",
-    "message_intermediate_catch": "deploys; the message wait is not shown: active, current_steps []",
-    "message_start": "deploys; a case started by hand sits at the message start event: active, current_steps []",
     "multi_instance_parallel": "TypeError ('NoneType' object is not iterable) escapes the services when the "
                                "multi-instance task is reached",
     "multi_instance_sequential": "ExecutionError 'Missing data input for multiinstance task' when the task is reached",
-    "no_end_event": "deploys (issue 9: refuse it); after its task the case is active with nothing waiting",
-    "plain_task": "a bpmn:task in no lane becomes a human task with no role: in nobody's inbox",
-    "receive_task": "deploys; the receive task's message wait is not shown: active, current_steps []",
     "rework_loop_direct": "stalls at the second round: current_steps [Activity_Review], no open task, no incident",
     "rework_loop_merge": "stalls at the second round: current_steps [Activity_Review], no open task, no incident",
-    "send_task_external": "the sendTask completes without calling its topic's handler (no outbox message)",
-    "signal_catch": "deploys; nothing can send the signal: active, current_steps [], nothing waits",
-    "start_event_only": "deploys (issue 9: refuse it); its case is active with current_steps [] forever",
-    "task_several_outgoing": "refused with truncated library text 'Multiple outgoing flows are not supported for "
-                             "tasks of type', no fix",
     "timer_boundary_cycle_non_interrupting": "the R3/PT12H boundary timer is due, but firing it moves nothing",
     "timer_cycle_r3_pt12h": "the R3/PT12H intermediate timer is due, but firing it moves nothing",
     "timer_cycle_r_p1d": "the R/P1D intermediate timer is due, but firing it moves nothing",
