@@ -38,17 +38,21 @@ def occurrence(task) -> int:
     return int(task.internal_data.get(OCCURRENCE, 0))
 
 
-def compact_loops(workflow: BpmnWorkflow, guard: Callable[[Callable[[], object]], object]) -> set | None:
-    """Rewind every loop that came round again; ``guard`` runs each engine call (error mapping).
+def compact_loops(workflow: BpmnWorkflow, guard: Callable[[Callable[[], object]], object],
+                  seen: frozenset) -> set | None:
+    """Rewind every loop that came round again in this move; ``guard`` runs each engine call
+    (error mapping). ``seen``: ids of the tasks alive before the move. They may be in someone's
+    inbox (claimed, with a draft) or hold a timer's due time, so no rewind re-creates them; a
+    loop that could not be compacted when its round began stays uncompacted for that round.
 
     Returns the specs the rewinds will run again (so the caller does not report their steps
     twice), or None when nothing was rewound — then there is nothing more to run either.
     """
     rerun: set | None = None
     for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
-        if task.workflow.tasks.get(task.id) is not task:
-            continue  # an earlier rewind in this pass dropped it
-        point = _rewind_point(workflow, task)
+        if task.workflow.tasks.get(task.id) is not task or task.id in seen:
+            continue  # an earlier rewind in this pass dropped it, or it was there before
+        point = _rewind_point(workflow, task, seen)
         if point is None:
             continue
         oldest, newest = point
@@ -73,7 +77,7 @@ def compact_loops(workflow: BpmnWorkflow, guard: Callable[[Callable[[], object]]
     return rerun
 
 
-def _rewind_point(workflow: BpmnWorkflow, task):
+def _rewind_point(workflow: BpmnWorkflow, task, seen: frozenset):
     """(oldest earlier instance, newest instance) of the lowest element on ``task``'s path
     whose earlier instance can be reset without losing or repeating anything, or None."""
     node = task
@@ -86,7 +90,7 @@ def _rewind_point(workflow: BpmnWorkflow, task):
             if parent.task_spec is node.task_spec and parent.has_state(TaskState.COMPLETED):
                 oldest = parent
             parent = parent.parent
-        if oldest is not None and _safe_to_rewind(workflow, oldest, node, task):
+        if oldest is not None and _safe_to_rewind(workflow, oldest, node, task, seen):
             return oldest, node
         node = _up(workflow, node)
     return None
@@ -114,16 +118,17 @@ def _subtree(workflow: BpmnWorkflow, node) -> list:
     return result
 
 
-def _safe_to_rewind(workflow: BpmnWorkflow, oldest, newest, task) -> bool:
+def _safe_to_rewind(workflow: BpmnWorkflow, oldest, newest, task, seen: frozenset) -> bool:
     alive = [t for t in oldest if t.has_state(ALIVE) and not _finished_side_branch_join(t)]
     if any(t is not newest and not t.is_descendant_of(newest) for t in alive):
         return False
     if newest is task:
         return True
     # re-running newest must repeat nothing but routing: everything it already led to that
-    # completed (or is running) only routes, and what waits is what the re-run re-creates
-    return all(_only_routes(t) for t in _subtree(workflow, newest)[1:]
-               if t.has_state(TaskState.COMPLETED | TaskState.STARTED))
+    # completed (or is running) only routes, and what waits below it is new in this move
+    below = _subtree(workflow, newest)[1:]
+    return (all(_only_routes(t) for t in below if t.has_state(TaskState.COMPLETED | TaskState.STARTED))
+            and not any(t.id in seen for t in below if t.has_state(ALIVE)))
 
 
 def _rewind(workflow: BpmnWorkflow, task, data: dict) -> list:

@@ -29,7 +29,7 @@ from .expressions import (
     simple_reference,
     to_datetime,
 )
-from .loops import compact_loops, occurrence
+from .loops import ALIVE, compact_loops, occurrence
 from .parser import attrs
 from .script_engine import SCRIPT_ENGINE
 
@@ -175,7 +175,13 @@ class CaseRuntime:
     def dumps(self) -> str:
         return serializer.dumps(self.workflow)
 
-    def run(self) -> list[Step]:
+    def _alive(self) -> frozenset:
+        return frozenset(t.id for t in self.workflow.get_tasks(state=ALIVE))
+
+    def run(self, seen: frozenset | None = None) -> list[Step]:
+        """Run the engine to its next waits; ``seen`` are the tasks alive before this move
+        (what people may already see: loop compaction re-creates none of them)."""
+        seen = self._alive() if seen is None else seen
         steps: list[Step] = []
 
         def did_complete(task) -> None:
@@ -185,7 +191,7 @@ class CaseRuntime:
                                   type(task.task_spec).__name__))
 
         self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
-        rerun = compact_loops(self.workflow, self._guard)
+        rerun = compact_loops(self.workflow, self._guard, seen)
         if rerun is not None:
             first = len(steps)
             self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
@@ -278,10 +284,10 @@ class CaseRuntime:
         outputs = attrs(task.task_spec).get("outputs", {})
         for name, text in outputs.items():
             task.data[name] = _output_value(text, task.data)
-        spec = task.task_spec
+        spec, seen = task.task_spec, self._alive()
         self._guard(task.run)
         step = Step(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__)
-        return [step, *self.run()]
+        return [step, *self.run(seen)]
 
     def complete_service(self, task_id: str, result: dict | None) -> list[Step]:
         task = self._task(task_id)
@@ -289,14 +295,15 @@ class CaseRuntime:
             raise ExecutionError(f"service task {task_id} is not running")
         if result:
             task.data.update(result)
-        spec = task.task_spec
+        spec, seen = task.task_spec, self._alive()
         self._guard(task.complete)
         step = Step(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__)
-        return [step, *self.run()]
+        return [step, *self.run(seen)]
 
     def fire_timers(self) -> list[Step]:
+        seen = self._alive()
         self._guard(self.workflow.refresh_timers)
-        return self.run()
+        return self.run(seen)
 
     def set_data(self, values: dict) -> None:
         """Change case data where the case now waits (what later steps inherit)."""

@@ -106,3 +106,18 @@ def looping_subprocess() -> str:
 
 SEQUENTIAL = {"straight_back": straight_back, "through_merge": through_merge, "back_to_service": back_to_service,
               "loop_in_subprocess": loop_in_subprocess, "looping_subprocess": looping_subprocess}
+
+
+def straight_back_with_reminder() -> str:
+    """(a) with a non-interrupting 3-day reminder on Review that asks someone to phone."""
+    return _lane(
+        START, REVIEW, DECIDE, END,
+        '<bpmn:boundaryEvent id="Timer_Remind" name="Kolme päivää" cancelActivity="false" '
+        'attachedToRef="Task_Review"><bpmn:timerEventDefinition id="TimerDef_Remind">'
+        '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">P3D</bpmn:timeDuration>'
+        '</bpmn:timerEventDefinition></bpmn:boundaryEvent>',
+        user_task("Task_Call", "Soita asiakkaalle", formRef="review"),
+        '<bpmn:endEvent id="End_Called" name="Soitettu" />', flows=[
+            seq_flow("StartEvent_1", "Task_Review"), seq_flow("Task_Review", "Gateway_Approved"),
+            seq_flow("Gateway_Approved", "End_1", APPROVED), seq_flow("Gateway_Approved", "Task_Review", REJECTED),
+            seq_flow("Timer_Remind", "Task_Call"), seq_flow("Task_Call", "End_Called")])
