@@ -121,3 +121,31 @@ def straight_back_with_reminder() -> str:
             seq_flow("StartEvent_1", "Task_Review"), seq_flow("Task_Review", "Gateway_Approved"),
             seq_flow("Gateway_Approved", "End_1", APPROVED), seq_flow("Gateway_Approved", "Task_Review", REJECTED),
             seq_flow("Timer_Remind", "Task_Call"), seq_flow("Task_Call", "End_Called")])
+
+
+def escalation_loop() -> str:
+    """An interrupting 2-day timer on Review escalates to the coordinator, who sends it back."""
+    return _lane(
+        START, MERGE, REVIEW, DECIDE, END,
+        '<bpmn:boundaryEvent id="Timer_Late" name="Kaksi päivää" attachedToRef="Task_Review">'
+        '<bpmn:timerEventDefinition id="TimerDef_Late">'
+        '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">P2D</bpmn:timeDuration>'
+        '</bpmn:timerEventDefinition></bpmn:boundaryEvent>',
+        user_task("Task_Escalate", "Selvitä viive", formRef="review"), flows=[
+            seq_flow("StartEvent_1", "Gateway_Merge"), seq_flow("Gateway_Merge", "Task_Review"),
+            seq_flow("Task_Review", "Gateway_Approved"), seq_flow("Gateway_Approved", "End_1", APPROVED),
+            seq_flow("Gateway_Approved", "Gateway_Merge", REJECTED),
+            seq_flow("Timer_Late", "Task_Escalate"), seq_flow("Task_Escalate", "Gateway_Merge")])
+
+
+def loop_beside_a_waiting_branch() -> str:
+    """A rework loop on one parallel branch while the other branch's task stays open."""
+    return _lane(
+        START, '<bpmn:parallelGateway id="Gateway_Split" name="Yhtä aikaa" />', MERGE, REVIEW, DECIDE,
+        user_task("Task_Check", "Toinen tarkastus", formRef="review"),
+        '<bpmn:parallelGateway id="Gateway_Join" name="Molemmat valmiit" />', END, flows=[
+            seq_flow("StartEvent_1", "Gateway_Split"), seq_flow("Gateway_Split", "Gateway_Merge"),
+            seq_flow("Gateway_Split", "Task_Check"), seq_flow("Gateway_Merge", "Task_Review"),
+            seq_flow("Task_Review", "Gateway_Approved"), seq_flow("Gateway_Approved", "Gateway_Merge", REJECTED),
+            seq_flow("Gateway_Approved", "Gateway_Join", APPROVED), seq_flow("Task_Check", "Gateway_Join"),
+            seq_flow("Gateway_Join", "End_1")])

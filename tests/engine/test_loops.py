@@ -236,3 +236,44 @@ def test_a_reminder_branch_still_open_pauses_compaction_but_not_the_loop():
             clock.shift(timedelta(hours=1))
         assert sizes[0] == sizes[1] == sizes[7] == sizes[10] < sizes[4]
     assert rt.completed and rt.outcome() == "Loppu"
+
+
+def test_an_escalation_loop_through_an_interrupting_timer_stays_flat_and_rearms_each_round():
+    """Late reviews escalate (the timer interrupts Review) and the coordinator sends them back."""
+    (model,) = deploy(loop_shapes.escalation_loop(), loop_shapes.REVIEW_FORMS)
+    with time_machine.travel(datetime(2027, 1, 4, 8, tzinfo=UTC), tick=False) as clock:
+        rt, _ = CaseRuntime.start(model, {"approved": False})
+        sizes = []
+        for round_no in range(ROUNDS):
+            if round_no % 2 == 0:
+                clock.shift(timedelta(days=2, seconds=1))
+                rt.fire_timers()
+                (late,) = rt.human_tasks(datetime.now(UTC))
+                assert late.element_id == "Task_Escalate"
+                rt.complete_human(late.task_id, {"approved": False})
+            (review,) = rt.human_tasks(datetime.now(UTC))
+            (timer,) = rt.timers()
+            assert review.element_id == "Task_Review" and timer.due_at == datetime.now(UTC) + timedelta(days=2)
+            rt.complete_human(review.task_id, {"approved": round_no == LAST})
+            rt = CaseRuntime.load(model, rt.dumps())
+            sizes.append(tree_size(rt))
+    assert max(sizes) == min(sizes)
+    assert rt.completed and rt.outcome() == "Loppu"
+
+
+def test_a_loop_on_one_branch_leaves_the_other_branchs_open_task_alone():
+    (model,) = deploy(loop_shapes.loop_beside_a_waiting_branch(), loop_shapes.REVIEW_FORMS)
+    rt, _ = CaseRuntime.start(model, {"approved": False})
+    check, sizes = None, []
+    for round_no in range(ROUNDS):
+        humans = {h.element_id: h for h in rt.human_tasks(datetime.now(UTC))}
+        assert sorted(humans) == ["Task_Check", "Task_Review"]
+        check = check or humans["Task_Check"].key
+        assert humans["Task_Check"].key == check  # the same inbox row all along
+        rt.complete_human(humans["Task_Review"].task_id, {"approved": round_no == LAST})
+        rt = CaseRuntime.load(model, rt.dumps())
+        sizes.append(tree_size(rt))
+    assert max(sizes) == min(sizes)
+    (last,) = rt.human_tasks(datetime.now(UTC))
+    rt.complete_human(last.task_id, {"approved": True})
+    assert rt.completed and rt.outcome() == "Loppu"
