@@ -257,7 +257,7 @@ def test_an_escalation_loop_through_an_interrupting_timer_stays_flat_and_rearms_
             rt.complete_human(review.task_id, {"approved": round_no == LAST})
             rt = CaseRuntime.load(model, rt.dumps())
             sizes.append(tree_size(rt))
-    assert max(sizes) == min(sizes)
+    assert max(sizes[:-1]) == min(sizes[:-1])  # (the last round ends the case)
     assert rt.completed and rt.outcome() == "Loppu"
 
 
