@@ -14,7 +14,9 @@ one whose re-run would repeat work. Nothing is rewound while anything else is al
 old instance, so no parallel work is ever lost; such a loop simply runs uncompacted.
 
 A rewound task keeps its engine id; ``occurrence`` counts the rewinds so each round is its own
-inbox row, timer row and set of outbox messages. See docs/engine/loops.md.
+inbox row, timer row and set of outbox messages. A subprocess that does work before its first
+wait cannot be rewound; its earlier rounds are cut out of the tree instead (``_splice``).
+See docs/engine/loops.md.
 """
 from __future__ import annotations
 
@@ -74,7 +76,52 @@ def compact_loops(workflow: BpmnWorkflow, guard: Callable[[Callable[[], object]]
         # reset_branch clears internal_data: count the pass on the tasks that kept their ids
         for kept_task in kept:
             kept_task.internal_data[OCCURRENCE] = passes[kept_task.id] + 1
+    _splice_subprocess_rounds(workflow)  # nothing to run again: what waits stays as it is
     return rerun
+
+
+def _splice_subprocess_rounds(workflow: BpmnWorkflow) -> int:
+    """A subprocess that runs again, and did work inside before its first wait (a service
+    task, say), cannot be rewound without repeating that work. Its earlier rounds are cut out
+    instead: the running instance takes the place of the first one, and the completed rounds
+    between them (their subprocesses too) are dropped. Nothing alive moves or changes id."""
+    spliced = 0
+    for newest in workflow.get_tasks(state=TaskState.STARTED):
+        if not isinstance(newest.task_spec, SubWorkflowTask) or newest.workflow.tasks.get(newest.id) is not newest:
+            continue
+        oldest, parent = None, newest.parent
+        while parent is not None:
+            if parent.task_spec is newest.task_spec and parent.has_state(TaskState.COMPLETED):
+                oldest = parent
+            parent = parent.parent
+        if oldest is None or not _safe_to_splice(oldest, newest):
+            continue
+        _splice(workflow, oldest, newest)
+        spliced += 1
+    return spliced
+
+
+def _safe_to_splice(oldest, newest) -> bool:
+    alive = [t for t in oldest if t.has_state(ALIVE) and not _finished_side_branch_join(t)]
+    return all(t is newest or t.is_descendant_of(newest) for t in alive)
+
+
+def _splice(workflow: BpmnWorkflow, oldest, newest) -> None:
+    tree = newest.workflow
+    newest.parent._children.remove(newest.id)
+    above = oldest.parent
+    above._children[above._children.index(oldest.id)] = newest.id
+    newest._parent = above.id
+    gone = list(oldest)  # newest's branch is no longer below oldest
+    for task in gone:
+        if task.id in workflow.subprocesses:
+            for inner in workflow.delete_subprocess(task):
+                workflow.event_manager.remove_task(inner)
+    for task in gone:
+        tree.tasks.pop(task.id, None)
+        workflow.event_manager.remove_task(task)
+    if tree.last_task is not None and tree.last_task.id not in tree.tasks:
+        tree.last_task = newest
 
 
 def _rewind_point(workflow: BpmnWorkflow, task, seen: frozenset):

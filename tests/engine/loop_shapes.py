@@ -149,3 +149,14 @@ def loop_beside_a_waiting_branch() -> str:
             seq_flow("Task_Review", "Gateway_Approved"), seq_flow("Gateway_Approved", "Gateway_Merge", REJECTED),
             seq_flow("Gateway_Approved", "Gateway_Join", APPROVED), seq_flow("Task_Check", "Gateway_Join"),
             seq_flow("Gateway_Join", "End_1")])
+
+
+def looping_subprocess_with_work() -> str:
+    """(f') where the subprocess records the round (a handler) before the review waits."""
+    sub = _subprocess(['<bpmn:startEvent id="Sub_Start" />', RECORD, SUB_REVIEW, '<bpmn:endEvent id="Sub_End" />'],
+                      [seq_flow("Sub_Start", "Task_Record"), seq_flow("Task_Record", "Task_Review"),
+                       seq_flow("Task_Review", "Sub_End")])
+    return _lane(START, MERGE, sub, DECIDE, END, flows=[
+        seq_flow("StartEvent_1", "Gateway_Merge"), seq_flow("Gateway_Merge", "Sub_Round"),
+        seq_flow("Sub_Round", "Gateway_Approved"), seq_flow("Gateway_Approved", "End_1", APPROVED),
+        seq_flow("Gateway_Approved", "Gateway_Merge", REJECTED)])

@@ -159,7 +159,9 @@ SHAPES = [pytest.param(loop_shapes.straight_back, review_decision, 1, id="straig
           pytest.param(loop_shapes.across_parallel, review_decision, 2, id="across-a-parallel-split-and-join"),
           pytest.param(loop_shapes.nested, nested_decision, 1, id="nested-loops"),
           pytest.param(loop_shapes.loop_in_subprocess, review_decision, 1, id="inside-an-embedded-subprocess"),
-          pytest.param(loop_shapes.looping_subprocess, review_decision, 1, id="the-subprocess-itself-loops")]
+          pytest.param(loop_shapes.looping_subprocess, review_decision, 1, id="the-subprocess-itself-loops"),
+          pytest.param(loop_shapes.looping_subprocess_with_work, review_decision, 1,
+                       id="the-subprocess-loops-and-works-before-it-waits")]
 
 
 @pytest.mark.parametrize(("shape", "decide", "per_round"), SHAPES)
@@ -198,6 +200,14 @@ def test_the_service_task_a_loop_returns_to_runs_once_a_round_as_its_own_executi
     assert [c.element_id for c in calls] == ["Task_Record"] * ROUNDS
     # outbox idempotency keys are built from this: one set of messages per round, not one in all
     assert len({c.execution for c in calls}) == ROUNDS
+
+
+def test_a_looping_subprocess_that_works_before_it_waits_runs_its_handler_once_a_round():
+    """It cannot be rewound (that would record the round twice): its old rounds are cut out."""
+    _, opened, sizes, _, calls = run_rounds(loop_shapes.looping_subprocess_with_work)
+    assert [c.element_id for c in calls] == ["Task_Record"] * ROUNDS
+    assert len({c.task_id for c in calls}) == ROUNDS
+    assert max(sizes[:-1]) == min(sizes[:-1])
 
 
 def test_a_parallel_round_reports_its_routing_once():

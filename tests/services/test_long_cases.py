@@ -117,7 +117,9 @@ SERVICE_SHAPES = [
     pytest.param(loop_shapes.loop_in_subprocess, _decide, 1, id="inside-an-embedded-subprocess",
                  marks=FORMS_IN_SUBPROCESSES),
     pytest.param(loop_shapes.looping_subprocess, _decide, 1, id="the-subprocess-itself-loops",
-                 marks=FORMS_IN_SUBPROCESSES)]
+                 marks=FORMS_IN_SUBPROCESSES),
+    pytest.param(loop_shapes.looping_subprocess_with_work, _decide, 1,
+                 id="the-subprocess-loops-and-works-before-it-waits", marks=FORMS_IN_SUBPROCESSES)]
 
 
 @pytest.mark.parametrize(("shape", "decide", "per_round"), SERVICE_SHAPES)
