@@ -160,3 +160,16 @@ def looping_subprocess_with_work() -> str:
         seq_flow("StartEvent_1", "Gateway_Merge"), seq_flow("Gateway_Merge", "Sub_Round"),
         seq_flow("Sub_Round", "Gateway_Approved"), seq_flow("Gateway_Approved", "End_1", APPROVED),
         seq_flow("Gateway_Approved", "Gateway_Merge", REJECTED)])
+
+
+def into_the_parallel_split() -> str:
+    """(d) drawn without the merge: the gateway flows straight back into the parallel split."""
+    return _lane(
+        START, '<bpmn:parallelGateway id="Gateway_Split" name="Yhtä aikaa" />', REVIEW,
+        user_task("Task_Check", "Toinen tarkastus", formRef="review"),
+        '<bpmn:parallelGateway id="Gateway_Join" name="Molemmat valmiit" />', DECIDE, END, flows=[
+            seq_flow("StartEvent_1", "Gateway_Split"),
+            seq_flow("Gateway_Split", "Task_Review"), seq_flow("Gateway_Split", "Task_Check"),
+            seq_flow("Task_Review", "Gateway_Join"), seq_flow("Task_Check", "Gateway_Join"),
+            seq_flow("Gateway_Join", "Gateway_Approved"), seq_flow("Gateway_Approved", "End_1", APPROVED),
+            seq_flow("Gateway_Approved", "Gateway_Split", REJECTED)])

@@ -113,6 +113,7 @@ SERVICE_SHAPES = [
     pytest.param(loop_shapes.through_merge, _decide, 1, id="through-a-merging-gateway"),
     pytest.param(loop_shapes.back_to_service, _decide, 1, id="back-to-a-service-task"),
     pytest.param(loop_shapes.across_parallel, _decide, 2, id="across-a-parallel-split-and-join"),
+    pytest.param(loop_shapes.into_the_parallel_split, _decide, 2, id="straight-into-the-parallel-split"),
     pytest.param(loop_shapes.nested, _nested_decide, 1, id="nested-loops"),
     pytest.param(loop_shapes.loop_in_subprocess, _decide, 1, id="inside-an-embedded-subprocess",
                  marks=FORMS_IN_SUBPROCESSES),
