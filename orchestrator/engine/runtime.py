@@ -195,8 +195,9 @@ class CaseRuntime:
         if rerun is not None:
             first = len(steps)
             self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
+            rerun_ids = {getattr(spec, "bpmn_id", None) for spec in rerun}
             # the routing a rewind re-ran was reported once already
-            steps[first:] = [s for s in steps[first:] if s.element_id not in {getattr(r, "bpmn_id", None) for r in rerun}]
+            steps[first:] = [s for s in steps[first:] if s.element_id not in rerun_ids]
         return steps
 
     def _guard(self, action: Callable[[], object]) -> object:
