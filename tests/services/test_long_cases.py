@@ -12,7 +12,7 @@ import time_machine
 from orchestrator.errors import DeploymentError
 from orchestrator.services import cases, deploy, tasks, users
 from orchestrator.services.timers import fire_due_timers
-from orchestrator.store.models import Case, Document, Event, Task
+from orchestrator.store.models import Case, Document, Event, Task, TimerRow
 
 from ..conftest import PASSWORD, principal
 from ..engine import loop_shapes
@@ -171,3 +171,45 @@ def test_a_service_task_in_a_rework_loop_runs_its_handler_every_round(loop_env):
     # one record a round: at the start, then after each rejected review
     assert [d.version for d in docs] == [1, 2, 3, 4, 5]
     assert [d.content.get("note") for d in docs] == [None, "round 0", "round 1", "round 2", "round 3"]
+
+
+def _timer_dues(env, case_id: int) -> list[datetime]:
+    with env.uow() as uow:
+        return [r.due_at.replace(tzinfo=timezone.utc) if r.due_at.tzinfo is None else r.due_at
+                for r in uow.session.execute(sa.select(TimerRow.due_at).where(TimerRow.case_id == case_id))]
+
+
+def test_a_reminder_on_the_reviewed_task_fires_once_per_round_and_a_claimed_review_stays_claimed(loop_env):
+    """Each round arms its own 3-day reminder; the phone call it opens stays open over the next
+    round; finishing the call leaves the claimed review as it was (same row, same claim)."""
+    env = loop_env
+    _deploy_shape(env, loop_shapes.straight_back_with_reminder())
+    sofia = principal(env, "sofia")
+    t0 = datetime(2027, 1, 4, 8, tzinfo=timezone.utc)
+    with time_machine.travel(t0, tick=False) as traveller:
+        cid = cases.start_case(env, sofia, "test_process", "north", {"approved": False}, client_ref="LOOP-3")["id"]
+        began = t0
+        for round_no in range(6):
+            assert _timer_dues(env, cid) == [began + timedelta(days=3)]
+            if round_no == 1:
+                traveller.shift(timedelta(days=3, seconds=1))
+                assert fire_due_timers(env) == 1
+            rows = {r.element_id: r for r in _rows(env, cid) if r.status == "open"}
+            assert sorted(rows) == (["Task_Call", "Task_Review"] if round_no in (1, 2) else ["Task_Review"])
+            if round_no == 2:
+                tasks.claim(env, sofia, rows["Task_Review"].id)
+                tasks.complete(env, sofia, rows["Task_Call"].id, {"note": "soitettu"})
+                (review,) = [r for r in _rows(env, cid) if r.status == "open"]
+                assert review.id == rows["Task_Review"].id
+                assert tasks.get_task(env, sofia, review.id)["assignee"] == "sofia"
+            tasks.complete(env, sofia, rows["Task_Review"].id, {"approved": round_no == 5, "note": str(round_no)})
+            began = datetime.now(timezone.utc)  # the next round, and its reminder, begin now
+            traveller.shift(timedelta(hours=1))
+    with env.uow() as uow:
+        case = uow.session.get(Case, cid)
+        assert (case.status, case.outcome) == ("completed", "Loppu")
+        fired = uow.session.scalar(sa.select(sa.func.count()).select_from(Event).where(
+            Event.case_id == cid, Event.kind == "timer_fired"))
+    assert fired == 1 and _timer_dues(env, cid) == []
+    statuses = [(r.element_id, r.status) for r in _rows(env, cid)]
+    assert statuses.count(("Task_Review", "completed")) == 6 and ("Task_Call", "completed") in statuses
