@@ -6,14 +6,12 @@ with time-machine).
 """
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from string import Template
 from uuid import UUID
 
-from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent, ServiceTask
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -32,6 +30,7 @@ from .expressions import (
     simple_reference,
     to_datetime,
 )
+from .loops import ALIVE, compact_loops, occurrence
 from .parser import attrs
 from .script_engine import SCRIPT_ENGINE
 from .stuck import Stuck, find_stuck
@@ -53,6 +52,13 @@ class HumanTask:
     due_at: datetime | None
     follow_up_at: datetime | None
     data: dict = field(repr=False, default_factory=dict)
+    # How many times loop compaction rewound this engine task: a rewound task keeps its id,
+    # so (task_id, occurrence) is what tells one round's inbox row from the next one's.
+    occurrence: int = 0
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.task_id, self.occurrence)
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,13 @@ class ServiceCall:
     # When the engine started this execution: stable across retries of the same execution,
     # different for each pass of a loop (a rewound loop may reuse the task id).
     started_at: float = 0.0
+    occurrence: int = 0  # as HumanTask.occurrence: which pass of a loop this execution is
+
+    @property
+    def execution(self) -> str:
+        """Names this execution for idempotency keys: the same across retries, different for
+        each loop pass even when the clock did not move between passes."""
+        return self.task_id if not self.occurrence else f"{self.task_id}#{self.occurrence}"
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,11 @@ class Timer:
     name: str
     due_at: datetime
     boundary: bool
+    occurrence: int = 0
+
+    @property
+    def key(self) -> tuple[str, datetime, int]:
+        return (self.task_id, self.due_at, self.occurrence)
 
 
 @dataclass(frozen=True)
@@ -121,19 +139,23 @@ class CaseRuntime:
         self.workflow = workflow
         # What the caller last persisted of this case (open human task ids, timers), so a
         # saver can write only what changed; ``mark_persisted`` updates it.
-        self.persisted_tasks: frozenset[str] = frozenset()
-        self.persisted_timers: frozenset[tuple[str, datetime]] = frozenset()
+        # Keyed by (engine task id, occurrence): a loop rewinds a task without changing its id.
+        self.persisted_tasks: frozenset[tuple[str, int]] = frozenset()
+        self.persisted_timers: frozenset[tuple[str, datetime, int]] = frozenset()
 
     def open_task_ids(self) -> frozenset[str]:
         return frozenset(str(t.id) for t in self.workflow.get_tasks(state=TaskState.READY, manual=True))
 
-    def timer_keys(self) -> frozenset[tuple[str, datetime]]:
-        return frozenset((t.task_id, t.due_at) for t in self.timers())
+    def open_task_keys(self) -> frozenset[tuple[str, int]]:
+        return frozenset((str(t.id), occurrence(t)) for t in self.workflow.get_tasks(state=TaskState.READY, manual=True))
+
+    def timer_keys(self) -> frozenset[tuple[str, datetime, int]]:
+        return frozenset(t.key for t in self.timers())
 
     def mark_persisted(self, humans: list[HumanTask] | None = None, timers: list[Timer] | None = None) -> None:
-        self.persisted_tasks = (frozenset(h.task_id for h in humans) if humans is not None
-                                else self.open_task_ids())
-        self.persisted_timers = (frozenset((t.task_id, t.due_at) for t in timers) if timers is not None
+        self.persisted_tasks = (frozenset(h.key for h in humans) if humans is not None
+                                else self.open_task_keys())
+        self.persisted_timers = (frozenset(t.key for t in timers) if timers is not None
                                  else self.timer_keys())
 
     # -- life cycle ------------------------------------------------------------------
@@ -155,7 +177,13 @@ class CaseRuntime:
     def dumps(self) -> str:
         return serializer.dumps(self.workflow)
 
-    def run(self) -> list[Step]:
+    def _alive(self) -> frozenset:
+        return frozenset(t.id for t in self.workflow.get_tasks(state=ALIVE))
+
+    def run(self, seen: frozenset | None = None) -> list[Step]:
+        """Run the engine to its next waits; ``seen`` are the tasks alive before this move
+        (what people may already see: loop compaction re-creates none of them)."""
+        seen = self._alive() if seen is None else seen
         steps: list[Step] = []
 
         def did_complete(task) -> None:
@@ -165,49 +193,14 @@ class CaseRuntime:
                                   type(task.task_spec).__name__))
 
         self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
-        if self._compact_loops():
+        rerun = compact_loops(self.workflow, self._guard, seen)
+        if rerun is not None:
+            first = len(steps)
             self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
+            rerun_ids = {getattr(spec, "bpmn_id", None) for spec in rerun}
+            # the routing a rewind re-ran was reported once already
+            steps[first:] = [s for s in steps[first:] if s.element_id not in rerun_ids]
         return steps
-
-    def _compact_loops(self) -> int:
-        """Keep a looping case's task tree bounded: rewind, don't grow.
-
-        When a loop brings the case back to an element that already completed earlier on the
-        same path (a follow-up timer reached for the 2nd … 1,000th time), the oldest earlier
-        instance is reset to wait again with the current data, and everything below it — the
-        previous iterations — is dropped. SpiffWorkflow stops advancing a case silently at
-        tree depth 1000 (≈ 250 loops) and every completed step slows every later one; the
-        audit trail in the database keeps the full history instead. Only done when nothing
-        else is alive below the old instance, so no parallel work is ever lost.
-        """
-        compacted = 0
-        waiting = self.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING)
-        for task in waiting:
-            if task.workflow is not self.workflow or task.id not in self.workflow.tasks:
-                continue
-            oldest, parent = None, task.parent
-            while parent is not None:
-                if parent.task_spec is task.task_spec and parent.has_state(TaskState.COMPLETED):
-                    oldest = parent
-                parent = parent.parent
-            if oldest is None:
-                continue
-            alive = [t for t in oldest if t.has_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED)
-                     and not _finished_side_branch_join(t)]
-            if any(t is not task and not t.is_descendant_of(task) for t in alive):
-                continue
-            data = copy.deepcopy(task.data)
-            # SpiffWorkflow merges a task's parent data over its own whenever it updates the task
-            # (and a waiting timer is updated on every refresh), so the rewound instance's parent
-            # must hold the current values too, or values changed inside the loop would revert.
-            oldest.parent.data.update(copy.deepcopy(data))
-            dropped = self._guard(lambda o=oldest, d=data: self.workflow.reset_from_task_id(o.id, data=d))
-            # SpiffWorkflow 3.2.0 leaves dropped waiting events registered in the event manager,
-            # and the next refresh_timers() then updates an orphan task (parent None).
-            for gone in dropped or []:
-                self.workflow.event_manager.remove_task(gone)
-            compacted += 1
-        return compacted
 
     def _guard(self, action: Callable[[], object]) -> object:
         try:
@@ -245,7 +238,8 @@ class CaseRuntime:
             result.append(HumanTask(
                 str(task.id), task.task_spec.bpmn_id, task.task_spec.bpmn_name or task.task_spec.bpmn_id,
                 role, groups, tuple(a.get("candidate_users", [])),
-                str(assignee) if assignee not in (None, "") else None, a.get("form_id"), due, follow, data))
+                str(assignee) if assignee not in (None, "") else None, a.get("form_id"), due, follow, data,
+                occurrence(task)))
         return result
 
     def service_calls(self) -> list[ServiceCall]:
@@ -258,7 +252,8 @@ class CaseRuntime:
                 params.update({k: v for k, v in a.get("properties", {}).items() if k not in params})
                 result.append(ServiceCall(str(task.id), task.task_spec.bpmn_id,
                                           task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-                                          a.get("topic") or "", params, data, task.last_state_change))
+                                          a.get("topic") or "", params, data, task.last_state_change,
+                                          occurrence(task)))
         return result
 
     def timers(self) -> list[Timer]:
@@ -275,7 +270,8 @@ class CaseRuntime:
             if not value:
                 continue
             result.append(Timer(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
-                                to_datetime(value).astimezone(UTC), isinstance(task.task_spec, BoundaryEvent)))
+                                to_datetime(value).astimezone(UTC), isinstance(task.task_spec, BoundaryEvent),
+                                occurrence(task)))
         return result
 
     def message_waits(self) -> list[MessageWait]:
@@ -312,10 +308,10 @@ class CaseRuntime:
         outputs = attrs(task.task_spec).get("outputs", {})
         for name, text in outputs.items():
             task.data[name] = _output_value(text, task.data)
-        spec = task.task_spec
+        spec, seen = task.task_spec, self._alive()
         self._guard(task.run)
         step = Step(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__)
-        return [step, *self.run()]
+        return [step, *self.run(seen)]
 
     def complete_service(self, task_id: str, result: dict | None) -> list[Step]:
         task = self._task(task_id)
@@ -323,14 +319,15 @@ class CaseRuntime:
             raise ExecutionError(f"service task {task_id} is not running")
         if result:
             task.data.update(result)
-        spec = task.task_spec
+        spec, seen = task.task_spec, self._alive()
         self._guard(task.complete)
         step = Step(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__)
-        return [step, *self.run()]
+        return [step, *self.run(seen)]
 
     def fire_timers(self) -> list[Step]:
+        seen = self._alive()
         self._guard(self.workflow.refresh_timers)
-        return self.run()
+        return self.run(seen)
 
     def set_data(self, values: dict) -> None:
         """Change case data where the case now waits (what later steps inherit)."""
@@ -404,12 +401,6 @@ class CaseRuntime:
         steps += [t.element_id for t in timers if not t.boundary]
         steps += [m.element_id for m in (self.message_waits() if messages is None else messages) if m.shown_as_step]
         return list(dict.fromkeys(steps))
-
-
-def _finished_side_branch_join(task) -> bool:
-    """The process's own end join, waiting because a side branch (an overdue alert, a reminder)
-    ended while the main path goes on: structural bookkeeping, not work anyone is doing."""
-    return isinstance(task.task_spec, _EndJoin) and task.has_state(TaskState.WAITING)
 
 
 def _no_way_on(spec, task) -> str:

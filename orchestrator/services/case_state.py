@@ -270,7 +270,7 @@ def run_handler(env: Env, session: Session, case: Case, call: ServiceCall, now: 
     own_writes = writes is None
     writes = writes or StepWrites()
     for i, msg in enumerate(ctx.messages):
-        key = f"case:{case.id}:task:{call.task_id}:{call.started_at:.6f}:{i}:{msg.recipient}"
+        key = f"case:{case.id}:task:{call.execution}:{call.started_at:.6f}:{i}:{msg.recipient}"
         if retrying and session.scalar(sa.select(OutboxMessage.id).where(
                 OutboxMessage.idempotency_key == key)) is not None:
             continue
@@ -340,11 +340,14 @@ def _open_incident(session: Session, case: Case, call: ServiceCall, message: str
 def _sync_task_index(uow: UnitOfWork, writes: StepWrites, case: Case, runtime: CaseRuntime,
                      current: list, now: datetime) -> None:
     """Insert rows for tasks that appeared, cancel rows of tasks that vanished (e.g. a
-    boundary event interrupted them); diffed against what was last persisted, not re-read."""
+    boundary event interrupted them); diffed against what was last persisted, not re-read.
+
+    A task is keyed by its engine id *and* its occurrence: a loop rewinds a task under the
+    same engine id, and each round must be its own inbox row."""
     session = uow.session
-    current_ids = {h.task_id for h in current}
+    current_keys = {h.key for h in current}
     for h in current:
-        if h.task_id in runtime.persisted_tasks:
+        if h.key in runtime.persisted_tasks:
             continue
         row = dict(id=str(uuid4()), engine_task_id=h.task_id, case_id=case.id, pathway=case.pathway,
                    element_id=h.element_id, name=h.name, role=h.role, region=case.region, client_ref=case.client_ref,
@@ -355,9 +358,10 @@ def _sync_task_index(uow: UnitOfWork, writes: StepWrites, case: Case, runtime: C
                    listed={k: h.data[k] for k in runtime.model.listable if h.data.get(k) not in (None, "", [])})
         writes.add(Task, **row)
         measure_counts.track_task(uow, None, SimpleNamespace(**row))
-    gone = runtime.persisted_tasks - current_ids
+    gone = {task_id for task_id, _ in runtime.persisted_tasks - current_keys}
     if gone:
-        # a task completed in this step is already 'completed'; only still-open rows are cancelled
+        # a task completed in this step is already 'completed'; only still-open rows are cancelled.
+        # The new round's row of a rewound task is among the writes, not yet in the table.
         cancelled = session.execute(
             sa.update(Task).where(Task.case_id == case.id, Task.engine_task_id.in_(gone), Task.status == "open")
             .values(status="cancelled", completed_at=now)
@@ -367,7 +371,7 @@ def _sync_task_index(uow: UnitOfWork, writes: StepWrites, case: Case, runtime: C
 
 
 def _sync_timers(session: Session, writes: StepWrites, case: Case, runtime: CaseRuntime, timers: list) -> None:
-    if frozenset((t.task_id, t.due_at) for t in timers) == runtime.persisted_timers:
+    if frozenset(t.key for t in timers) == runtime.persisted_timers:
         return
     if runtime.persisted_timers:
         session.execute(sa.delete(TimerRow).where(TimerRow.case_id == case.id))

@@ -89,8 +89,6 @@ XFAIL: dict[str, str] = {
     "multi_instance_parallel": "TypeError ('NoneType' object is not iterable) escapes the services when the "
                                "multi-instance task is reached",
     "multi_instance_sequential": "ExecutionError 'Missing data input for multiinstance task' when the task is reached",
-    "rework_loop_direct": "stalls at the second round: current_steps [Activity_Review], no open task, no incident",
-    "rework_loop_merge": "stalls at the second round: current_steps [Activity_Review], no open task, no incident",
     "timer_boundary_cycle_non_interrupting": "the R3/PT12H boundary timer is due, but firing it moves nothing",
     "timer_cycle_r3_pt12h": "the R3/PT12H intermediate timer is due, but firing it moves nothing",
     "timer_cycle_r_p1d": "the R/P1D intermediate timer is due, but firing it moves nothing",
