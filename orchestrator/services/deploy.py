@@ -1,14 +1,13 @@
 """Deploy BPMN + forms: all-or-nothing, a new version only when the content changed."""
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from ..engine.deployment import build_models, read_forms
+from ..engine.deployment import build_models, read_forms, stored_forms
 from ..errors import DeploymentError, PermissionDeniedError, Problem
 from ..store.models import Event, ProcessVersion
 from .env import Env
@@ -64,14 +63,17 @@ def deploy(env: Env, actor: Principal | None, bpmn_files: Mapping[str, bytes],
     with env.uow() as uow:
         s = uow.session
         forms, form_problems = read_forms(form_files)
-        # A form not in this deployment may come from what is deployed already (latest first).
+        # A form not in this deployment may come from what is deployed already (latest first),
+        # and a call activity may call the latest deployed version of any process.
+        library: dict[str, tuple[str, str]] = {}
         for row in s.scalars(sa.select(ProcessVersion).order_by(ProcessVersion.id.desc())):
-            stored, _ = read_forms({f"{fid}.form": text for fid, text in json.loads(row.forms_json).items()
+            stored, _ = read_forms({f"{fid}.form": text for fid, text in stored_forms(row.forms_json).items()
                                     if fid not in forms})
             for fid, schema in stored.items():
                 forms.setdefault(fid, schema)
+            library.setdefault(row.process_id, (f"{row.filename} ({row.process_id} v{row.version})", row.bpmn))
         models = build_models(bpmn_files, forms, env.handlers.topics, env.settings.max_upload_bytes,
-                              form_problems)
+                              form_problems, library=library)
         result = []
         for model in models:
             digest = model.content_hash()
