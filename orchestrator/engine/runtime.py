@@ -14,7 +14,7 @@ from string import Template
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.control import _EndJoin
-from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent, ServiceTask
+from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent, ServiceTask, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
@@ -138,6 +138,7 @@ class CaseRuntime:
     @classmethod
     def start(cls, model: ProcessModel, data: dict) -> tuple[CaseRuntime, list[Step]]:
         wf = BpmnWorkflow(model.spec, model.subprocess_specs, script_engine=SCRIPT_ENGINE)
+        data = _with_initiator(model, data)
         for task in wf.get_tasks(state=TaskState.READY):
             task.data.update(data)
         rt = cls(model, wf)
@@ -165,7 +166,34 @@ class CaseRuntime:
         self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
         if self._compact_loops():
             self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
+        if self._close_idle_event_subprocesses():
+            self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
         return steps
+
+    def _close_idle_event_subprocesses(self) -> int:
+        """BPMN ends a scope's event subprocesses when the rest of the scope has ended; Spiff keeps
+        them listening, so a case with a daily reminder subprocess would never complete."""
+        if not self.model.event_subprocesses:
+            return 0
+        closed = 0
+        for task in self.workflow.get_tasks(state=TaskState.STARTED):
+            if getattr(task.task_spec, "bpmn_id", None) not in self.model.event_subprocesses:
+                continue
+            scope = task.workflow
+            sub = self.workflow.subprocesses.get(task.id)
+            if sub is None or any(not _idle_listener(t) for t in sub.get_tasks(state=_ALIVE)):
+                continue
+            others = [t for t in scope.get_tasks(state=_ALIVE, skip_subprocesses=True)
+                      if t is not task and not isinstance(t.task_spec, _EndJoin)]
+            if any(getattr(t.task_spec, "bpmn_id", None) not in self.model.event_subprocesses
+                   or self.workflow.subprocesses.get(t.id) is None for t in others):
+                continue
+            task.cancel()
+            for join in scope.get_tasks(state=TaskState.WAITING, skip_subprocesses=True):
+                if isinstance(join.task_spec, _EndJoin):
+                    join.task_spec._update(join)
+            closed += 1
+        return closed
 
     def _compact_loops(self) -> int:
         """Keep a looping case's task tree bounded: rewind, don't grow.
@@ -270,8 +298,13 @@ class CaseRuntime:
                 value = value.get("next")
             if not value:
                 continue
+            # an event subprocess's timer start is a side timer like a boundary one: not where the case is
+            side = isinstance(task.task_spec, BoundaryEvent) or (
+                task.workflow is not self.workflow and task.workflow.parent_task_id is not None
+                and getattr(self.workflow.get_task_from_id(task.workflow.parent_task_id).task_spec, "bpmn_id", None)
+                in self.model.event_subprocesses)
             result.append(Timer(str(task.id), task.task_spec.bpmn_id, task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-                                to_datetime(value).astimezone(UTC), isinstance(task.task_spec, BoundaryEvent)))
+                                to_datetime(value).astimezone(UTC), side))
         return result
 
     # -- moving on -------------------------------------------------------------------
@@ -306,8 +339,16 @@ class CaseRuntime:
         return [step, *self.run()]
 
     def fire_timers(self) -> list[Step]:
+        before = self.timers()
         self._guard(self.workflow.refresh_timers)
-        return self.run()
+        steps = self.run()
+        # A cycle timer that fires stays waiting for its next cycle and completes nothing, so
+        # the engine reports no step: name the firing itself, or the case would not be saved.
+        after = self.timer_keys()
+        fired = [Step(t.element_id, t.name, "TimerEvent") for t in before
+                 if (t.task_id, t.due_at) not in after and t.due_at <= datetime.now(UTC)]
+        seen = {s.element_id for s in steps}
+        return [s for s in fired if s.element_id not in seen] + steps
 
     def set_data(self, values: dict) -> None:
         """Change case data where the case now waits (what later steps inherit)."""
@@ -374,6 +415,28 @@ class CaseRuntime:
         steps = [t.element_id for t in humans] + [c.element_id for c in calls]
         steps += [t.element_id for t in timers if not t.boundary]
         return list(dict.fromkeys(steps))
+
+
+def _with_initiator(model: ProcessModel, data: dict) -> dict:
+    """``${initiator}`` and a start event's ``camunda:initiator="x"`` name the user who started
+    the case (Camunda 7 sets the variable only when the start event declares it)."""
+    started_by = data.get("started_by")
+    if started_by is None:
+        return data
+    result = {"initiator": started_by, **data}
+    for ts in model.spec.task_specs.values():
+        name = (attrs(ts).get("initiator") or "").strip() if isinstance(ts, StartEvent) else ""
+        if name:
+            result.setdefault(name, started_by)
+    return result
+
+
+_ALIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+
+
+def _idle_listener(task) -> bool:
+    """Inside an event subprocess: its start event still waiting, or the join of fired rounds."""
+    return isinstance(task.task_spec, StartEvent | _EndJoin) and task.has_state(TaskState.WAITING)
 
 
 def _finished_side_branch_join(task) -> bool:

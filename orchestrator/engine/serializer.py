@@ -47,6 +47,10 @@ def _config() -> dict:
     # for the plain ServiceTask (a SpiffWorkflow 3.2.0 bug) and swap in our converter.
     cfg = copy.deepcopy(CAMUNDA_CONFIG)
     cfg[ServiceTask] = BpmnTaskSpecConverter
+    # Polku's multi-instance specs (multi_instance.py) serialize as the Camunda ones they extend
+    from .multi_instance import PolkuParallelMultiInstanceTask, PolkuSequentialMultiInstanceTask
+    for polku_cls in (PolkuParallelMultiInstanceTask, PolkuSequentialMultiInstanceTask):
+        cfg[polku_cls] = cfg[polku_cls.__mro__[2]]
     return cfg
 
 

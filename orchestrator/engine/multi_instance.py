@@ -1,0 +1,96 @@
+"""Multi-instance activities the way Camunda Modeler writes them and Camunda 7 runs them.
+
+SpiffWorkflow's CamundaParser takes ``camunda:collection`` literally, so the
+``${reviewers}`` Camunda Modeler writes names a variable called "${reviewers}" and every case
+fails when it reaches the activity. The parser hook below reads ``${name}`` and ``name``
+alike. The spec classes add two Camunda 7 behaviours Spiff lacks:
+
+* what an instance sets (a form's fields) lands in the case data, last completed instance
+  winning — Camunda's process variables — instead of being dropped when the instance merges
+  (Spiff keeps only the element variable);
+* a ``completionCondition`` may read ``nrOfInstances``, ``nrOfCompletedInstances``,
+  ``nrOfActiveInstances`` (and, inside an instance, ``loopCounter``).
+"""
+from __future__ import annotations
+
+from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
+from SpiffWorkflow.camunda.specs.multiinstance_task import (
+    ParallelMultiInstanceTask as CamundaParallelMI,
+)
+from SpiffWorkflow.camunda.specs.multiinstance_task import (
+    SequentialMultiInstanceTask as CamundaSequentialMI,
+)
+
+from .timers_mi import collection_name
+
+
+class _PolkuMIMixin:
+    def _own_names(self) -> set[str]:
+        return {ref.bpmn_id for ref in (self.data_input, self.data_output, self.input_item, self.output_item)
+                if ref is not None}
+
+    def merge_child(self, workflow, child):
+        super().merge_child(workflow, child)
+        parent = child.parent
+        own = self._own_names()
+        for key, value in child.data.items():
+            if key not in own and key != "loopCounter":
+                parent.data[key] = value
+
+    def create_child(self, my_task, item, key_or_index=None):
+        super().create_child(my_task, item, key_or_index)
+        child = my_task.children[-1]
+        child.data["loopCounter"] = len(list(self._instances(my_task))) - 1
+
+    def check_completion_condition(self, my_task):
+        merged = my_task.internal_data.get("merged", [])
+        if not merged or self.condition is None:
+            return None
+        last = next(c for c in my_task.children if str(c.id) == merged[-1])
+        instances = list(self._instances(my_task))
+        if "cardinality" in my_task.internal_data:
+            total = my_task.internal_data["cardinality"]
+        elif self.data_input is not None and self.data_input.exists(my_task):
+            total = len(self.data_input.get(my_task))
+        else:
+            total = len(instances)
+        context = {"nrOfInstances": total, "nrOfCompletedInstances": len(merged),
+                   "nrOfActiveInstances": len(instances) - len(merged)}
+        return my_task.workflow.script_engine.evaluate(last, self.condition, external_context=context)
+
+
+class PolkuSequentialMultiInstanceTask(_PolkuMIMixin, CamundaSequentialMI):
+    pass
+
+
+class PolkuParallelMultiInstanceTask(_PolkuMIMixin, CamundaParallelMI):
+    pass
+
+
+class CamundaCollectionMixin:
+    """For a task parser: ``_add_multiinstance_task`` as CamundaParser's, reading ``${list}``."""
+
+    def _add_multiinstance_task(self, loop_characteristics):
+        sequential = loop_characteristics.get("isSequential") == "true"
+        prefix = "bpmn:multiInstanceLoopCharacteristics"
+        cardinality = self.xpath(f"./{prefix}/bpmn:loopCardinality")
+        cardinality = cardinality[0].text.strip() if len(cardinality) > 0 and cardinality[0].text else None
+        raw = self.attribute("collection", "camunda", loop_characteristics)
+        collection = collection_name(raw) if raw is not None else None
+        if cardinality is None and collection is None:
+            self.raise_validation_exception("a multi-instance activity needs a collection or a loop cardinality")
+        element_var = self.attribute("elementVariable", "camunda", loop_characteristics)
+        condition = self.xpath(f"./{prefix}/bpmn:completionCondition")
+        condition = condition[0].text if len(condition) > 0 else None
+        original = self.spec.task_specs.pop(self.task.name)
+        params = {
+            "task_spec": "",
+            "cardinality": None if collection is not None else cardinality,
+            "data_output": TaskDataReference(collection) if collection is not None else None,
+            "output_item": TaskDataReference(element_var.strip()) if element_var else None,
+            "condition": condition,
+        }
+        cls = PolkuSequentialMultiInstanceTask if sequential else PolkuParallelMultiInstanceTask
+        self.task = cls(self.spec, original.name, **params)
+        self._copy_task_attrs(original, loop_characteristics)
+        self.task.bpmn_name = original.bpmn_name  # the audit trail names the activity as drawn
