@@ -13,6 +13,7 @@ alike. The spec classes add two Camunda 7 behaviours Spiff lacks:
 """
 from __future__ import annotations
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowDataException
 from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.camunda.specs.multiinstance_task import (
     ParallelMultiInstanceTask as CamundaParallelMI,
@@ -41,6 +42,27 @@ class _PolkuMIMixin:
         super().create_child(my_task, item, key_or_index)
         child = my_task.children[-1]
         child.data["loopCounter"] = len(list(self._instances(my_task))) - 1
+
+    def _checked_collection(self, my_task) -> None:
+        """An empty or missing collection runs no instance (an unticked checklist is absent from
+        the case data); a text or number is refused — Spiff would run one instance per letter."""
+        if self.data_input is None:
+            return
+        name = self.data_input.bpmn_id
+        value = my_task.data.get(name)
+        if value is None:
+            my_task.data[name] = []
+        elif not isinstance(value, list | dict):
+            raise WorkflowDataException(
+                f"the multi-instance collection {name!r} must be a list, but it holds {value!r}", my_task)
+
+    def init_remaining_items(self, my_task):
+        self._checked_collection(my_task)
+        return super().init_remaining_items(my_task)
+
+    def create_children(self, my_task):
+        self._checked_collection(my_task)
+        return super().create_children(my_task)
 
     def check_completion_condition(self, my_task):
         merged = my_task.internal_data.get("merged", [])

@@ -10,6 +10,7 @@ import time_machine
 
 from orchestrator.engine.deployment import build_models, stored_calls, stored_forms
 from orchestrator.engine.runtime import CaseRuntime
+from orchestrator.errors import ExecutionError
 
 from .helpers import (
     END,
@@ -327,3 +328,13 @@ def test_initiator_and_camunda_initiator_name_the_user_who_started_the_case():
     assert own.assignee == "rita"
     rt.complete_human(own.task_id, {})
     assert rt.human_tasks(T0)[0].assignee == "rita"
+
+
+@pytest.mark.parametrize("sequential", [False, True])
+def test_an_empty_collection_runs_no_instance_and_a_text_is_refused_by_name(sequential):
+    (model,) = deploy(mi_diagram(sequential=sequential), MI_FORMS)
+    rt, _ = CaseRuntime.start(model, {})
+    assert [t.element_id for t in rt.human_tasks(T0)] == ["After"]
+    with pytest.raises(ExecutionError) as info:
+        CaseRuntime.start(model, {"reviewers": "nina"})
+    assert str(info.value) == "Review: the multi-instance collection 'reviewers' must be a list, but it holds 'nina'"
