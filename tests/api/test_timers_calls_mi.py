@@ -103,6 +103,23 @@ def test_a_call_activity_calls_the_process_deployed_before_it(token_client_for, 
     assert do(dan, c["id"], "After", {"summary": "ok"})["status"] == "completed"
 
 
+def test_redeploying_the_called_process_gives_new_cases_the_new_one_and_running_cases_keep_theirs(
+        token_client_for, deployed):
+    dora, rita, nina = (token_client_for(u) for u in ("dora", "rita", "nina"))
+    deploy_files(dora, {"called.bpmn": CALLED})
+    deploy_files(dora, {"caller.bpmn": CALLER})
+    old = start(rita, "tcm_caller")
+    result = deploy_files(dora, {"called.bpmn": CALLED.replace("Hoitajan arvio", "Hoitajan uusi arvio")})
+    assert {(d["process_id"], d["version"], d["changed"]) for d in result} == {
+        ("tcm_called", 2, True), ("tcm_caller", 2, True)}
+    new = start(rita, "tcm_caller")
+    assert find_task(nina, old["id"], "Check_Task")["name"] == "Hoitajan arvio"
+    assert find_task(nina, new["id"], "Check_Task")["name"] == "Hoitajan uusi arvio"
+    # deploying the same again changes nothing
+    assert all(not d["changed"] for d in deploy_files(dora, {"called.bpmn": CALLED.replace(
+        "Hoitajan arvio", "Hoitajan uusi arvio")}, status=200))
+
+
 def test_an_unknown_called_process_is_refused_at_deploy_with_the_known_ids(token_client_for, deployed):
     dora = token_client_for("dora")
     deploy_files(dora, {"called.bpmn": CALLED})
