@@ -5,6 +5,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
 from .expressions import ExpressionError, compile_expression, is_iso_timer_literal, simple_reference
+from .timers_mi import localize_timer_text
 
 
 class ScriptRefusedError(WorkflowTaskException):
@@ -33,10 +34,10 @@ class PolkuScriptEngine(PythonScriptEngine):
     def evaluate(self, task, expression, external_context=None):
         text = (expression or "").strip()
         if is_iso_timer_literal(text):
-            return text
+            return localize_timer_text(text)  # a naive time in a timer is Finnish time
         ref = simple_reference(text)
         if ref:  # ${reminder_at} in a timer: the value of that case-data field
-            return task.data.get(ref)
+            return localize_timer_text(task.data.get(ref))
         compiled = self._cache.get(text)
         try:
             if compiled is None:

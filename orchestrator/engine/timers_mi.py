@@ -19,7 +19,14 @@ from datetime import UTC, datetime, timedelta
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from .expressions import ExpressionError, compile_expression, simple_reference
+from .expressions import (
+    HELSINKI,
+    ISO_DATE,
+    ISO_RECURRING,
+    ExpressionError,
+    compile_expression,
+    simple_reference,
+)
 
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 C = "{http://camunda.org/schema/1.0/bpmn}"
@@ -200,3 +207,27 @@ def inherit_subprocess_lanes(process: etree._Element, lanes: dict) -> dict:
             if node is not sub and node.get("id") and node.get("id") not in result:
                 result[node.get("id")] = lane
     return result
+
+
+# -- local time in timer texts --------------------------------------------------------------
+def localize_timer_text(value: object) -> object:
+    """Give a naive date-time in a timer text the Finnish offset of that day.
+
+    Polku reads a date-time without an offset as Finnish time everywhere (forms, due dates,
+    ``add_days``); SpiffWorkflow would read it in the server's zone. ``R/2026-12-02T09:00/P1D``
+    becomes ``R/2026-12-02T09:00+02:00/P1D``. Anything else is returned unchanged.
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if ISO_RECURRING.match(text):
+        head, *parts = text.split("/")
+        return "/".join([head, *(str(localize_timer_text(p)) for p in parts)])
+    if ISO_DATE.match(text) and ("T" in text or " " in text):
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=HELSINKI).isoformat()
+    return value

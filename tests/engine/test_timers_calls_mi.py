@@ -102,6 +102,17 @@ def test_a_daily_reminder_fires_every_day_until_the_task_is_done_and_then_leaves
         assert rt.fire_timers() == []
 
 
+def test_a_daily_cycle_from_a_date_reads_the_time_as_finnish_time():
+    (model,) = deploy(reminder_diagram("R/2026-12-02T09:00/P1D"))
+    with time_machine.travel(T0, tick=False) as clock:
+        rt, _ = CaseRuntime.start(model, {})
+        # 09:00 in Helsinki is 07:00 UTC in December
+        assert [t.due_at for t in rt.timers()] == [datetime(2026, 12, 2, 7, 0, tzinfo=UTC)]
+        clock.move_to(datetime(2026, 12, 2, 7, 0, 1, tzinfo=UTC))
+        assert fire_and_notify(rt) == 1
+        assert [t.due_at for t in rt.timers()] == [datetime(2026, 12, 3, 7, 0, tzinfo=UTC)]
+
+
 def test_a_cycle_timer_event_subprocess_fires_each_cycle_and_ends_with_the_process():
     (model,) = deploy(event_subprocess_diagram("R/P1D"))
     with time_machine.travel(T0, tick=False) as clock:
