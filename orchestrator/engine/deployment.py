@@ -61,6 +61,7 @@ class ProcessModel:
     calls: dict[str, tuple[str, str]] = field(default_factory=dict)
     # ids of its event subprocesses (they stop listening when the rest of the process ends)
     event_subprocesses: frozenset[str] = frozenset()
+    interrupting_event_subprocesses: frozenset[str] = frozenset()
 
     @property
     def start_form(self) -> FormSchema | None:
@@ -186,6 +187,10 @@ def _parse(root: etree._Element, text: str, filename: str, forms: Mapping[str, F
             model.calls = {p: src for p, src in (calls or {}).items() if p in subprocess_specs}
             model.event_subprocesses = frozenset(
                 el.get("id") for el in process.iter(f"{BPMN}subProcess") if el.get("triggeredByEvent") == "true")
+            model.interrupting_event_subprocesses = frozenset(
+                sid for sid in model.event_subprocesses
+                if any(start.get("isInterrupting", "true") != "false"
+                       for start in process.xpath(".//*[@id=$i]/*[local-name()='startEvent']", i=sid)))
             result.append(model)
         return result
     except ValidationException as ve:

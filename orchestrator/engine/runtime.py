@@ -166,9 +166,27 @@ class CaseRuntime:
         self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
         if self._compact_loops():
             self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
-        if self._close_idle_event_subprocesses():
+        if self._interrupt_for_event_subprocesses() + self._close_idle_event_subprocesses():
             self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
         return steps
+
+    def _interrupt_for_event_subprocesses(self) -> int:
+        """An interrupting event subprocess that has started cancels the rest of its scope
+        (BPMN; SpiffWorkflow 3.2.0 runs it beside the main path instead)."""
+        interrupted = 0
+        for task in self.workflow.get_tasks(state=TaskState.STARTED):
+            if getattr(task.task_spec, "bpmn_id", None) not in self.model.interrupting_event_subprocesses:
+                continue
+            sub = self.workflow.subprocesses.get(task.id)
+            if sub is None or not any(isinstance(t.task_spec, StartEvent) for t in
+                                      sub.get_tasks(state=TaskState.COMPLETED, skip_subprocesses=True)):
+                continue
+            for other in task.workflow.get_tasks(state=_ALIVE, skip_subprocesses=True):
+                if other is not task and other.has_state(_ALIVE) and not isinstance(other.task_spec, _EndJoin) \
+                        and not other.is_descendant_of(task):
+                    other.cancel()
+                    interrupted += 1
+        return interrupted
 
     def _close_idle_event_subprocesses(self) -> int:
         """BPMN ends a scope's event subprocesses when the rest of the scope has ended; Spiff keeps
@@ -258,7 +276,10 @@ class CaseRuntime:
             data = dict(task.data)
             groups = tuple(r for r in (role_for_name(g) for g in a.get("candidate_groups", [])) if r)
             element = self.model.elements.get(task.task_spec.bpmn_id)
-            role = groups[0] if groups else (element.role if element else None)
+            # inside a called process or subprocess, the lane Spiff gives the task is the truth
+            # (element ids of a called process may repeat the caller's)
+            inner = role_for_name(getattr(task.task_spec, "lane", None)) if task.workflow is not self.workflow else None
+            role = groups[0] if groups else (inner or (element.role if element else None))
             try:
                 assignee = _value(a.get("assignee"), data, literal_ok=True)
                 if assignee in (None, "") and role == CLIENT_LEAD:

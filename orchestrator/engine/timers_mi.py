@@ -112,6 +112,11 @@ def timer_placement_problem(ted: etree._Element, kind: str) -> tuple[str, str] |
                     "boundary event or an event subprocess with a timer start")
         return ("an embedded subprocess starts when the flow reaches it; a timer start event cannot start it",
                 "use a plain start event in the subprocess and an intermediate timer event after it")
+    interrupting = (tag == "boundaryEvent" and event.get("cancelActivity", "true") != "false") or (
+        tag == "startEvent" and event.get("isInterrupting", "true") != "false")
+    if interrupting and kind == "timeCycle":
+        return ("an interrupting timer fires once: it stops what it interrupts, so a cycle has no second round",
+                "write a duration (PT12H) or a date, or make the event non-interrupting to repeat it")
     if tag == "intermediateCatchEvent" and kind == "timeCycle":
         return ("an intermediate timer waits once; a cycle on it would only wait for its first repetition",
                 "write a duration (P3D) or a date; for repeated reminders use a non-interrupting timer "

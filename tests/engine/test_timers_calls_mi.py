@@ -349,3 +349,33 @@ def test_an_empty_collection_runs_no_instance_and_a_text_is_refused_by_name(sequ
     with pytest.raises(ExecutionError) as info:
         CaseRuntime.start(model, {"reviewers": "nina"})
     assert str(info.value) == "Review: the multi-instance collection 'reviewers' must be a list, but it holds 'nina'"
+
+
+def test_an_interrupting_timer_event_subprocess_stops_the_main_path_and_ends_the_case():
+    sub = ('<bpmn:subProcess id="Escalate" name="Eskalointi" triggeredByEvent="true">'
+           f'<bpmn:startEvent id="Esc_Start" name="Viikko kulunut">{timer("timeDuration", "P7D")}</bpmn:startEvent>'
+           + user_task("Esc_Task", "Selvitä viive", candidateGroups="doctor") + '<bpmn:endEvent id="Esc_End" />'
+           + seq_flow("Esc_Start", "Esc_Task") + seq_flow("Esc_Task", "Esc_End") + "</bpmn:subProcess>")
+    xml = diagram(START, '<bpmn:parallelGateway id="Split" />', '<bpmn:parallelGateway id="Join" />',
+                  user_task("A", candidateGroups="nurse"), user_task("B", candidateGroups="nurse"), sub, END,
+                  seq_flow("StartEvent_1", "Split"), seq_flow("Split", "A"), seq_flow("Split", "B"),
+                  seq_flow("A", "Join"), seq_flow("B", "Join"), seq_flow("Join", "End_1"))
+    (model,) = deploy(xml)
+    with time_machine.travel(T0, tick=False) as clock:
+        rt, _ = CaseRuntime.start(model, {})
+        rt.complete_human(rt.human_tasks(T0)[0].task_id, {})
+        assert rt.current_steps() == ["B"]
+        clock.shift(timedelta(days=7, seconds=1))
+        assert rt.fire_timers()
+        rt = CaseRuntime.load(model, rt.dumps())
+        assert [(t.element_id, t.role) for t in rt.human_tasks(T0)] == [("Esc_Task", "doctor")]
+        rt.complete_human(rt.human_tasks(T0)[0].task_id, {})
+    assert rt.completed and rt.timers() == []
+
+
+@pytest.mark.parametrize("where", ["boundary", "event subprocess"])
+def test_a_cycle_on_an_interrupting_timer_is_refused(where):
+    xml = (reminder_diagram("R3/PT12H").replace('cancelActivity="false"', 'cancelActivity="true"')
+           if where == "boundary" else event_subprocess_diagram("R3/PT12H", interrupting="true"))
+    problem = only_problem(rejected(xml))
+    assert problem.element_id in ("Remind", "Reminder_Start") and "non-interrupting" in problem.fix
