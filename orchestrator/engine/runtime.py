@@ -24,6 +24,7 @@ from ..errors import ExecutionError
 from ..roles import role_for_name
 from . import serializer
 from .deployment import ProcessModel
+from .event_subprocesses import settle_event_subprocesses
 from .expressions import (
     ExpressionError,
     compile_expression,
@@ -166,52 +167,10 @@ class CaseRuntime:
         self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
         if self._compact_loops():
             self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
-        if self._interrupt_for_event_subprocesses() + self._close_idle_event_subprocesses():
+        if settle_event_subprocesses(self.workflow, self.model.event_subprocesses,
+                                     self.model.interrupting_event_subprocesses):
             self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
         return steps
-
-    def _interrupt_for_event_subprocesses(self) -> int:
-        """An interrupting event subprocess that has started cancels the rest of its scope
-        (BPMN; SpiffWorkflow 3.2.0 runs it beside the main path instead)."""
-        interrupted = 0
-        for task in self.workflow.get_tasks(state=TaskState.STARTED):
-            if getattr(task.task_spec, "bpmn_id", None) not in self.model.interrupting_event_subprocesses:
-                continue
-            sub = self.workflow.subprocesses.get(task.id)
-            if sub is None or not any(isinstance(t.task_spec, StartEvent) for t in
-                                      sub.get_tasks(state=TaskState.COMPLETED, skip_subprocesses=True)):
-                continue
-            for other in task.workflow.get_tasks(state=_ALIVE, skip_subprocesses=True):
-                if other is not task and other.has_state(_ALIVE) and not isinstance(other.task_spec, _EndJoin) \
-                        and not other.is_descendant_of(task):
-                    other.cancel()
-                    interrupted += 1
-        return interrupted
-
-    def _close_idle_event_subprocesses(self) -> int:
-        """BPMN ends a scope's event subprocesses when the rest of the scope has ended; Spiff keeps
-        them listening, so a case with a daily reminder subprocess would never complete."""
-        if not self.model.event_subprocesses:
-            return 0
-        closed = 0
-        for task in self.workflow.get_tasks(state=TaskState.STARTED):
-            if getattr(task.task_spec, "bpmn_id", None) not in self.model.event_subprocesses:
-                continue
-            scope = task.workflow
-            sub = self.workflow.subprocesses.get(task.id)
-            if sub is None or any(not _idle_listener(t) for t in sub.get_tasks(state=_ALIVE)):
-                continue
-            others = [t for t in scope.get_tasks(state=_ALIVE, skip_subprocesses=True)
-                      if t is not task and not isinstance(t.task_spec, _EndJoin)]
-            if any(getattr(t.task_spec, "bpmn_id", None) not in self.model.event_subprocesses
-                   or self.workflow.subprocesses.get(t.id) is None for t in others):
-                continue
-            task.cancel()
-            for join in scope.get_tasks(state=TaskState.WAITING, skip_subprocesses=True):
-                if isinstance(join.task_spec, _EndJoin):
-                    join.task_spec._update(join)
-            closed += 1
-        return closed
 
     def _compact_loops(self) -> int:
         """Keep a looping case's task tree bounded: rewind, don't grow.
@@ -450,14 +409,6 @@ def _with_initiator(model: ProcessModel, data: dict) -> dict:
         if name:
             result.setdefault(name, started_by)
     return result
-
-
-_ALIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
-
-
-def _idle_listener(task) -> bool:
-    """Inside an event subprocess: its start event still waiting, or the join of fired rounds."""
-    return isinstance(task.task_spec, StartEvent | _EndJoin) and task.has_state(TaskState.WAITING)
 
 
 def _finished_side_branch_join(task) -> bool:
