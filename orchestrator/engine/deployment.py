@@ -185,12 +185,13 @@ def _parse(root: etree._Element, text: str, filename: str, forms: Mapping[str, F
             subprocess_specs = parser.get_subprocess_specs(pid)
             model = _model(pid, process, spec, subprocess_specs, text, filename, forms)
             model.calls = {p: src for p, src in (calls or {}).items() if p in subprocess_specs}
-            model.event_subprocesses = frozenset(
-                el.get("id") for el in process.iter(f"{BPMN}subProcess") if el.get("triggeredByEvent") == "true")
+            # event subprocesses of this process and of the processes it calls
+            event_subs = [el for r in (root, *(src.root for src in extra))
+                          for el in r.iter(f"{BPMN}subProcess") if el.get("triggeredByEvent") == "true"]
+            model.event_subprocesses = frozenset(el.get("id") for el in event_subs)
             model.interrupting_event_subprocesses = frozenset(
-                sid for sid in model.event_subprocesses
-                if any(start.get("isInterrupting", "true") != "false"
-                       for start in process.xpath(".//*[@id=$i]/*[local-name()='startEvent']", i=sid)))
+                el.get("id") for el in event_subs
+                if any(start.get("isInterrupting", "true") != "false" for start in el.findall(f"{BPMN}startEvent")))
             result.append(model)
         return result
     except ValidationException as ve:

@@ -379,3 +379,21 @@ def test_a_cycle_on_an_interrupting_timer_is_refused(where):
            if where == "boundary" else event_subprocess_diagram("R3/PT12H", interrupting="true"))
     problem = only_problem(rejected(xml))
     assert problem.element_id in ("Remind", "Reminder_Start") and "non-interrupting" in problem.fix
+
+
+def test_timers_inside_a_called_process_fire_and_the_caller_moves_on_after_it():
+    called = event_subprocess_diagram("R/P1D").replace('id="test_process"', 'id="nurse_check"')
+    caller = CALLER.replace(user_task("After", "Jatko", formRef="after", candidateGroups="doctor"),
+                            user_task("After", "Jatko", candidateGroups="doctor"))
+    model = caller_of(build_models({"caller.bpmn": caller, "called.bpmn": called}, CALL_FORMS, TOPICS))
+    with time_machine.travel(T0, tick=False) as clock:
+        rt, _ = CaseRuntime.start(model, {})
+        assert rt.current_steps() == ["Task_1"]
+        clock.shift(timedelta(days=1, seconds=1))
+        assert fire_and_notify(rt) == 1
+        rt = CaseRuntime.load(model, rt.dumps())
+        rt.complete_human(rt.human_tasks(T0)[0].task_id, {})
+        # the called process ended (its reminder stopped listening) and the caller went on
+        assert [t.element_id for t in rt.human_tasks(T0)] == ["After"] and rt.timers() == []
+        rt.complete_human(rt.human_tasks(T0)[0].task_id, {})
+    assert rt.completed
