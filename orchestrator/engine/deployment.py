@@ -196,9 +196,16 @@ def _parse(root: etree._Element, text: str, filename: str, forms: Mapping[str, F
         return result
     except ValidationException as ve:
         line = ve.line_number or _line_of(root, ve.id)
+        where = getattr(ve, "file_name", None) or filename
+        message, fix = _clean_message(str(ve)), None
+        if message.startswith("Duplicate process ID") and extra:
+            # a called file reuses a (sub)process id of the caller: Spiff keys both by id
+            message = (f"the id {ve.id!r} is used both in {filename} and in a process it calls "
+                       f"({', '.join(sorted({src.name for src in extra}))})")
+            fix = "give one of them another id (Camunda Modeler: select it, then General → ID)"
         raise DeploymentError("invalid BPMN", [Problem(
-            _clean_message(str(ve)), file=getattr(ve, "file_name", None) or filename, element_id=ve.id or None,
-            element_name=ve.name or None, line=line or None)]) from None
+            message, file=where, element_id=ve.id or None,
+            element_name=ve.name or None, line=line or None, fix=fix)]) from None
     except (SpiffWorkflowException, RecursionError, ValueError, KeyError, AttributeError) as exc:
         message = "the model is too deeply nested to parse" if isinstance(exc, RecursionError) else str(exc)
         raise DeploymentError("invalid BPMN", [Problem(f"cannot parse the process: {message}",

@@ -10,7 +10,7 @@ import time_machine
 
 from orchestrator.engine.deployment import build_models, stored_calls, stored_forms
 from orchestrator.engine.runtime import CaseRuntime
-from orchestrator.errors import ExecutionError
+from orchestrator.errors import DeploymentError, ExecutionError
 
 from .helpers import (
     END,
@@ -397,3 +397,18 @@ def test_timers_inside_a_called_process_fire_and_the_caller_moves_on_after_it():
         assert [t.element_id for t in rt.human_tasks(T0)] == ["After"] and rt.timers() == []
         rt.complete_human(rt.human_tasks(T0)[0].task_id, {})
     assert rt.completed
+
+
+def test_a_subprocess_id_repeated_in_a_called_process_is_refused_with_what_to_rename():
+    sub = ('<bpmn:subProcess id="Sub_1" name="Vaihe"><bpmn:startEvent id="Sub_Start" />'
+           + user_task("Inner", "Sisätehtävä", candidateGroups="nurse") + '<bpmn:endEvent id="Sub_End" />'
+           + seq_flow("Sub_Start", "Inner") + seq_flow("Inner", "Sub_End") + "</bpmn:subProcess>")
+    called = diagram('<bpmn:startEvent id="C_Start" />', sub, '<bpmn:endEvent id="C_End" />',
+                     chain=["C_Start", "Sub_1", "C_End"], process_id="nurse_check")
+    caller = diagram(START, sub, '<bpmn:callActivity id="Call_Check" name="Arvio" calledElement="nurse_check" />',
+                     END, chain=["StartEvent_1", "Sub_1", "Call_Check", "End_1"])
+    with pytest.raises(DeploymentError) as info:
+        build_models({"caller.bpmn": caller, "called.bpmn": called}, CALL_FORMS, TOPICS)
+    problem = only_problem(info.value)
+    assert (problem.element_id, problem.element_name, problem.line) == ("Sub_1", "Vaihe", 5)
+    assert "Duplicate" not in problem.message and "another id" in problem.fix
