@@ -78,7 +78,7 @@ def timer_rows(env, case_id: int) -> int:
 
 
 # -- call activities -------------------------------------------------------------------------------
-def test_a_call_activity_across_files_runs_through_the_inbox_of_the_case_region(token_client_for):
+def test_a_call_activity_across_files_runs_through_the_inbox_of_the_case_region(token_client_for, client_for):
     dora, rita, nina, sami, dan = (token_client_for(u) for u in ("dora", "rita", "nina", "sami", "dan"))
     deploy_files(dora, {"caller.bpmn": CALLER, "called.bpmn": CALLED})
     c = start(rita, "tcm_caller")
@@ -87,6 +87,10 @@ def test_a_call_activity_across_files_runs_through_the_inbox_of_the_case_region(
     (task,) = in_inbox(nina, c["id"], "Check_Task")
     assert (task["role"], task["region"], task["form_id"]) == ("nurse", "north", "tcm_check")
     assert in_inbox(sami, c["id"], "Check_Task") == []
+    # the pages a nurse opens for it render: inbox, the task with the called process's form, the case
+    page = client_for("nina")
+    for url in ("/inbox", f"/tasks/{task['id']}", f"/cases/{c['id']}", f"/cases/{c['id']}/diagram.bpmn"):
+        assert page.get(url).status_code == 200, url
     do(nina, c["id"], "Check_Task", {"score": 3})
     assert case(dan, c["id"])["current_steps"] == ["After"]
     done = do(dan, c["id"], "After", {"summary": "ok"})
