@@ -91,6 +91,9 @@ def test_a_call_activity_across_files_runs_through_the_inbox_of_the_case_region(
     page = client_for("nina")
     for url in ("/inbox", f"/tasks/{task['id']}", f"/cases/{c['id']}", f"/cases/{c['id']}/diagram.bpmn"):
         assert page.get(url).status_code == 200, url
+    manager = client_for("mia")
+    for url in ("/manage", "/api/stats/tcm_caller", "/api/stats/tcm_caller/overview"):
+        assert manager.get(url).status_code == 200, url
     do(nina, c["id"], "Check_Task", {"score": 3})
     assert case(dan, c["id"])["current_steps"] == ["After"]
     done = do(dan, c["id"], "After", {"summary": "ok"})
@@ -231,7 +234,7 @@ def test_a_cron_cycle_and_a_timer_start_event_are_refused_with_located_messages(
 
 
 # -- multi-instance and initiator -----------------------------------------------------------------
-def test_a_parallel_review_gives_each_reviewer_a_task_then_the_initiator_finishes(token_client_for):
+def test_a_parallel_review_gives_each_reviewer_a_task_then_the_initiator_finishes(token_client_for, client_for):
     dora, rita, nina, noora = (token_client_for(u) for u in ("dora", "rita", "nina", "noora"))
     xml = diagram('<bpmn:startEvent id="StartEvent_1" name="Alku" camunda:formRef="tcm_reviewers" />',
                   '<bpmn:userTask id="Review" name="Arvio" camunda:formRef="tcm_review" '
@@ -246,6 +249,9 @@ def test_a_parallel_review_gives_each_reviewer_a_task_then_the_initiator_finishe
     assert c["current_steps"] == ["Review"]
     (mine,) = [t for t in in_inbox(nina, c["id"], "Review") if t["assignee"] == "nina"]
     (hers,) = [t for t in in_inbox(noora, c["id"], "Review") if t["assignee"] == "noora"]
+    page = client_for("nina")
+    for url in ("/inbox", f"/tasks/{mine['id']}", f"/cases/{c['id']}"):
+        assert page.get(url).status_code == 200, url
     assert nina.post(f"/api/tasks/{mine['id']}/complete", json={"data": {"verdict": "hyvä"}}).status_code == 200
     assert case(rita, c["id"])["current_steps"] == ["Review"]
     assert noora.post(f"/api/tasks/{hers['id']}/complete", json={"data": {"verdict": "hyvä"}}).status_code == 200
