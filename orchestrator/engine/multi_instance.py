@@ -3,7 +3,10 @@
 SpiffWorkflow's CamundaParser takes ``camunda:collection`` literally, so the
 ``${reviewers}`` Camunda Modeler writes names a variable called "${reviewers}" and every case
 fails when it reaches the activity. The parser hook below reads ``${name}`` and ``name``
-alike. The spec classes add two Camunda 7 behaviours Spiff lacks:
+alike, and sets the input and output references when parsing, on SpiffWorkflow's plain BPMN
+multi-instance specs. (CamundaParser's own specs set them at run time, on the spec shared by
+every case, and a cardinality that is not a whole number rewrites that shared spec.) The spec
+classes add two Camunda 7 behaviours Spiff lacks:
 
 * what an instance sets (a form's fields) lands in the case data, last completed instance
   winning — Camunda's process variables — instead of being dropped when the instance merges
@@ -15,12 +18,7 @@ from __future__ import annotations
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowDataException
 from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
-from SpiffWorkflow.camunda.specs.multiinstance_task import (
-    ParallelMultiInstanceTask as CamundaParallelMI,
-)
-from SpiffWorkflow.camunda.specs.multiinstance_task import (
-    SequentialMultiInstanceTask as CamundaSequentialMI,
-)
+from SpiffWorkflow.bpmn.specs.defaults import ParallelMultiInstanceTask, SequentialMultiInstanceTask
 
 from .timers_mi import collection_name
 
@@ -62,7 +60,23 @@ class _PolkuMIMixin:
 
     def create_children(self, my_task):
         self._checked_collection(my_task)
-        return super().create_children(my_task)
+        try:
+            return super().create_children(my_task)
+        except TypeError:
+            raise self._bad_cardinality(my_task) from None
+
+    def _update_hook(self, my_task):
+        try:
+            result = super()._update_hook(my_task)
+        except TypeError:
+            raise self._bad_cardinality(my_task) from None
+        count = my_task.internal_data.get("cardinality")  # the sequential count, once evaluated
+        if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
+            raise self._bad_cardinality(my_task)
+        return result
+
+    def _bad_cardinality(self, my_task) -> WorkflowDataException:
+        return WorkflowDataException(f"the loop cardinality {self.cardinality!r} must give a whole number", my_task)
 
     def check_completion_condition(self, my_task):
         merged = my_task.internal_data.get("merged", [])
@@ -81,11 +95,11 @@ class _PolkuMIMixin:
         return my_task.workflow.script_engine.evaluate(last, self.condition, external_context=context)
 
 
-class PolkuSequentialMultiInstanceTask(_PolkuMIMixin, CamundaSequentialMI):
+class PolkuSequentialMultiInstanceTask(_PolkuMIMixin, SequentialMultiInstanceTask):
     pass
 
 
-class PolkuParallelMultiInstanceTask(_PolkuMIMixin, CamundaParallelMI):
+class PolkuParallelMultiInstanceTask(_PolkuMIMixin, ParallelMultiInstanceTask):
     pass
 
 
@@ -105,11 +119,16 @@ class CamundaCollectionMixin:
         condition = self.xpath(f"./{prefix}/bpmn:completionCondition")
         condition = condition[0].text if len(condition) > 0 else None
         original = self.spec.task_specs.pop(self.task.name)
+        item = TaskDataReference(element_var.strip()) if element_var else None
+        # Camunda: each instance gets one item of the collection as the element variable (the
+        # loop counter when there is a cardinality); the collection is updated in place
         params = {
             "task_spec": "",
             "cardinality": None if collection is not None else cardinality,
+            "data_input": TaskDataReference(collection) if collection is not None else None,
             "data_output": TaskDataReference(collection) if collection is not None else None,
-            "output_item": TaskDataReference(element_var.strip()) if element_var else None,
+            "input_item": item,
+            "output_item": item if collection is not None else None,
             "condition": condition,
         }
         cls = PolkuSequentialMultiInstanceTask if sequential else PolkuParallelMultiInstanceTask

@@ -48,9 +48,11 @@ def _config() -> dict:
     cfg = copy.deepcopy(CAMUNDA_CONFIG)
     cfg[ServiceTask] = BpmnTaskSpecConverter
     # Polku's multi-instance specs (multi_instance.py) serialize as the Camunda ones they extend
+    from SpiffWorkflow.bpmn.serializer.default.task_spec import MultiInstanceTaskConverter
+
     from .multi_instance import PolkuParallelMultiInstanceTask, PolkuSequentialMultiInstanceTask
-    for polku_cls in (PolkuParallelMultiInstanceTask, PolkuSequentialMultiInstanceTask):
-        cfg[polku_cls] = cfg[polku_cls.__mro__[2]]
+    cfg[PolkuParallelMultiInstanceTask] = MultiInstanceTaskConverter
+    cfg[PolkuSequentialMultiInstanceTask] = MultiInstanceTaskConverter
     return cfg
 
 

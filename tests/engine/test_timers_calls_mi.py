@@ -412,3 +412,21 @@ def test_a_subprocess_id_repeated_in_a_called_process_is_refused_with_what_to_re
     problem = only_problem(info.value)
     assert (problem.element_id, problem.element_name, problem.line) == ("Sub_1", "Vaihe", 5)
     assert "Duplicate" not in problem.message and "another id" in problem.fix
+
+
+@pytest.mark.parametrize("sequential", [False, True])
+def test_a_cardinality_from_case_data_must_be_a_whole_number(sequential):
+    forms = simple_forms(start=[field("count", "number")], review=[field("verdict")])
+    xml = mi_diagram(sequential=sequential, extra="<bpmn:loopCardinality>count</bpmn:loopCardinality>")
+    xml = xml.replace(' camunda:collection="${reviewers}"', "").replace('camunda:assignee="${reviewer}" ', "")
+    (model,) = deploy(xml, forms)
+    rt, _ = CaseRuntime.start(model, {"count": 2})
+    # the element variable is the instance's number, as Camunda's loopCounter
+    assert [t.data["reviewer"] for t in rt.human_tasks(T0)] == ([0] if sequential else [0, 1])
+    for bad in (2.5, "two", None):
+        with pytest.raises(ExecutionError) as info:
+            CaseRuntime.start(model, {"count": bad})
+        assert str(info.value) == "Review: the loop cardinality 'count' must give a whole number"
+    # one case's bad value leaves the deployed model as it was for the next case
+    rt, _ = CaseRuntime.start(model, {"count": 2})
+    assert len(rt.human_tasks(T0)) == (1 if sequential else 2)
