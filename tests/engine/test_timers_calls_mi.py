@@ -430,3 +430,31 @@ def test_a_cardinality_from_case_data_must_be_a_whole_number(sequential):
     # one case's bad value leaves the deployed model as it was for the next case
     rt, _ = CaseRuntime.start(model, {"count": 2})
     assert len(rt.human_tasks(T0)) == (1 if sequential else 2)
+
+
+def test_the_shapes_camunda_modeler_writes_deploy_and_run():
+    """Attributes, child order and extension elements as Camunda Modeler 5 saves them."""
+    caller = diagram(
+        START.replace(" />", "><bpmn:outgoing>Flow_1</bpmn:outgoing></bpmn:startEvent>"),
+        '<bpmn:callActivity id="Activity_0call1" name="Arvio" calledElement="nurse_check">'
+        '<bpmn:extensionElements><camunda:in variables="all" /><camunda:out variables="all" />'
+        "</bpmn:extensionElements><bpmn:incoming>Flow_1</bpmn:incoming><bpmn:outgoing>Flow_2</bpmn:outgoing>"
+        "</bpmn:callActivity>",
+        '<bpmn:userTask id="Activity_0mi" name="Arvio" camunda:formRef="review" camunda:assignee="${reviewer}" '
+        'camunda:candidateGroups="doctor"><bpmn:incoming>Flow_2</bpmn:incoming><bpmn:outgoing>Flow_3</bpmn:outgoing>'
+        '<bpmn:multiInstanceLoopCharacteristics camunda:collection="${reviewers}" camunda:elementVariable="reviewer">'
+        '<bpmn:completionCondition xsi:type="bpmn:tFormalExpression">nrOfCompletedInstances == nrOfInstances'
+        "</bpmn:completionCondition></bpmn:multiInstanceLoopCharacteristics></bpmn:userTask>",
+        END.replace(" />", "><bpmn:incoming>Flow_3</bpmn:incoming></bpmn:endEvent>"),
+        seq_flow("StartEvent_1", "Activity_0call1", flow_id="Flow_1"),
+        seq_flow("Activity_0call1", "Activity_0mi", flow_id="Flow_2"),
+        seq_flow("Activity_0mi", "End_1", flow_id="Flow_3"))
+    forms = {**CALL_FORMS, **simple_forms(start=[field("reviewers", "checklist")], review=[field("verdict")])}
+    model = caller_of(build_models({"caller.bpmn": caller, "called.bpmn": CALLED}, forms, TOPICS))
+    rt, _ = CaseRuntime.start(model, {"reviewers": ["dan", "dora"]})
+    rt.complete_human(rt.human_tasks(T0)[0].task_id, {"score": 2})
+    reviews = rt.human_tasks(T0)
+    assert sorted(t.assignee for t in reviews) == ["dan", "dora"]
+    for task in reviews:
+        rt.complete_human(task.task_id, {"verdict": "ok"})
+    assert rt.completed
