@@ -280,7 +280,7 @@ class CaseRuntime:
                 continue
             # an event subprocess's timer start is a side timer like a boundary one: not where the case is
             side = isinstance(task.task_spec, BoundaryEvent) or (
-                task.workflow is not self.workflow and task.workflow.parent_task_id is not None
+                isinstance(task.task_spec, StartEvent) and task.workflow is not self.workflow
                 and getattr(self.workflow.get_task_from_id(task.workflow.parent_task_id).task_spec, "bpmn_id", None)
                 in self.model.event_subprocesses)
             result.append(Timer(str(task.id), task.task_spec.bpmn_id, task.task_spec.bpmn_name or task.task_spec.bpmn_id,
