@@ -10,11 +10,26 @@ from __future__ import annotations
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
-from SpiffWorkflow.bpmn.specs.defaults import EndEvent, ManualTask, NoneTask, ServiceTask, StartEvent
+from SpiffWorkflow.bpmn.specs.defaults import (
+    CallActivity,
+    EndEvent,
+    ManualTask,
+    NoneTask,
+    ServiceTask,
+    StartEvent,
+)
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import CamundaEndEventParser, CamundaStartEventParser
-from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser, UserTaskParser
+from SpiffWorkflow.camunda.parser.task_spec import (
+    CAMUNDA_MODEL_NS,
+    CallActivityParser,
+    CamundaTaskParser,
+    SubWorkflowParser,
+    UserTaskParser,
+)
 from SpiffWorkflow.camunda.specs.user_task import UserTask
+
+from .multi_instance import CamundaCollectionMixin
 
 C = "{" + CAMUNDA_MODEL_NS + "}"
 FORM_KEY_PREFIXES = ("camunda-forms:deployment:", "camunda-forms:app:", "camunda-forms:")
@@ -64,6 +79,7 @@ def camunda_attributes(node: etree._Element) -> dict:
         "topic": node.get(f"{C}topic"),
         "inputs": inputs,
         "outputs": outputs,
+        "initiator": node.get(f"{C}initiator"),
         "line": node.sourceline,
         # a start event of an event subprocess: SpiffWorkflow 3.2.0 ignores isInterrupting
         "interrupting": node.get("isInterrupting") != "false",
@@ -77,11 +93,19 @@ class _CamundaAttributesMixin:
         return camunda_attributes(self.node)
 
 
-class PolkuUserTaskParser(_CamundaAttributesMixin, UserTaskParser):
+class PolkuUserTaskParser(CamundaCollectionMixin, _CamundaAttributesMixin, UserTaskParser):
     pass
 
 
-class PolkuServiceTaskParser(_CamundaAttributesMixin, TaskParser):
+class PolkuServiceTaskParser(CamundaCollectionMixin, _CamundaAttributesMixin, TaskParser):
+    pass
+
+
+class PolkuSubWorkflowParser(CamundaCollectionMixin, SubWorkflowParser):
+    pass
+
+
+class PolkuCallActivityParser(CamundaCollectionMixin, CallActivityParser):
     pass
 
 
@@ -119,6 +143,9 @@ class PolkuParser(CamundaParser):
         full_tag("manualTask"): (PolkuPassThroughTaskParser, ManualTask),
         full_tag("startEvent"): (PolkuStartEventParser, StartEvent),
         full_tag("endEvent"): (PolkuEndEventParser, EndEvent),
+        # multi-instance reads camunda:collection="${list}" (multi_instance.py)
+        full_tag("subProcess"): (PolkuSubWorkflowParser, CallActivity),
+        full_tag("callActivity"): (PolkuCallActivityParser, CallActivity),
     }
 
 

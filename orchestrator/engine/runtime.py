@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from string import Template
 from uuid import UUID
 
-from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent, ServiceTask
+from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent, ServiceTask, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
@@ -22,6 +22,7 @@ from ..errors import ExecutionError
 from ..roles import role_for_name
 from . import serializer
 from .deployment import ProcessModel
+from .event_subprocesses import settle_event_subprocesses
 from .events import MessageWait, deliver_message, gateway_timer_branch, message_waits, throw_error
 from .expressions import (
     ExpressionError,
@@ -162,6 +163,7 @@ class CaseRuntime:
     @classmethod
     def start(cls, model: ProcessModel, data: dict) -> tuple[CaseRuntime, list[Step]]:
         wf = BpmnWorkflow(model.spec, model.subprocess_specs, script_engine=SCRIPT_ENGINE)
+        data = _with_initiator(model, data)
         for task in wf.get_tasks(state=TaskState.READY):
             task.data.update(data)
         rt = cls(model, wf)
@@ -200,6 +202,9 @@ class CaseRuntime:
             rerun_ids = {getattr(spec, "bpmn_id", None) for spec in rerun}
             # the routing a rewind re-ran was reported once already
             steps[first:] = [s for s in steps[first:] if s.element_id not in rerun_ids]
+        if settle_event_subprocesses(self.workflow, self.model.event_subprocesses,
+                                     self.model.interrupting_event_subprocesses):
+            self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
         return steps
 
     def _guard(self, action: Callable[[], object]) -> object:
@@ -225,7 +230,10 @@ class CaseRuntime:
             data = dict(task.data)
             groups = tuple(r for r in (role_for_name(g) for g in a.get("candidate_groups", [])) if r)
             element = self.model.elements.get(task.task_spec.bpmn_id)
-            role = groups[0] if groups else (element.role if element else None)
+            # inside a called process or subprocess, the lane Spiff gives the task is the truth
+            # (element ids of a called process may repeat the caller's)
+            inner = role_for_name(getattr(task.task_spec, "lane", None)) if task.workflow is not self.workflow else None
+            role = groups[0] if groups else (inner or (element.role if element else None))
             try:
                 assignee = _value(a.get("assignee"), data, literal_ok=True)
                 if assignee in (None, "") and role == CLIENT_LEAD:
@@ -269,9 +277,13 @@ class CaseRuntime:
                 value = value.get("next")
             if not value:
                 continue
+            # an event subprocess's timer start is a side timer like a boundary one: not where the case is
+            side = isinstance(task.task_spec, BoundaryEvent) or (
+                isinstance(task.task_spec, StartEvent) and task.workflow is not self.workflow
+                and getattr(self.workflow.get_task_from_id(task.workflow.parent_task_id).task_spec, "bpmn_id", None)
+                in self.model.event_subprocesses)
             result.append(Timer(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
-                                to_datetime(value).astimezone(UTC), isinstance(task.task_spec, BoundaryEvent),
-                                occurrence(task)))
+                                to_datetime(value).astimezone(UTC), side, occurrence(task)))
         return result
 
     def message_waits(self) -> list[MessageWait]:
@@ -325,9 +337,16 @@ class CaseRuntime:
         return [step, *self.run(seen)]
 
     def fire_timers(self) -> list[Step]:
-        seen = self._alive()
+        seen, before = self._alive(), self.timers()
         self._guard(self.workflow.refresh_timers)
-        return self.run(seen)
+        steps = self.run(seen)
+        # A cycle timer that fires stays waiting for its next cycle and completes nothing, so
+        # the engine reports no step: name the firing itself, or the case would not be saved.
+        after = self.timer_keys()
+        fired = [Step(t.element_id, t.name, "TimerEvent") for t in before
+                 if t.key not in after and t.due_at <= datetime.now(UTC)]
+        reported = {s.element_id for s in steps}
+        return [s for s in fired if s.element_id not in reported] + steps
 
     def set_data(self, values: dict) -> None:
         """Change case data where the case now waits (what later steps inherit)."""
@@ -401,6 +420,20 @@ class CaseRuntime:
         steps += [t.element_id for t in timers if not t.boundary]
         steps += [m.element_id for m in (self.message_waits() if messages is None else messages) if m.shown_as_step]
         return list(dict.fromkeys(steps))
+
+
+def _with_initiator(model: ProcessModel, data: dict) -> dict:
+    """``${initiator}`` and a start event's ``camunda:initiator="x"`` name the user who started
+    the case (Camunda 7 sets the variable only when the start event declares it)."""
+    started_by = data.get("started_by")
+    if started_by is None:
+        return data
+    result = {"initiator": started_by, **data}
+    for ts in model.spec.task_specs.values():
+        name = (attrs(ts).get("initiator") or "").strip() if isinstance(ts, StartEvent) else ""
+        if name:
+            result.setdefault(name, started_by)
+    return result
 
 
 def _no_way_on(spec, task) -> str:

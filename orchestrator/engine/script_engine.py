@@ -24,6 +24,7 @@ from .expressions import (
     is_iso_timer_literal,
     simple_reference,
 )
+from .timers_mi import localize_timer_text
 
 
 class ScriptRefusedError(WorkflowException):
@@ -82,10 +83,10 @@ class PolkuScriptEngine(PythonScriptEngine):
     def evaluate(self, task, expression, external_context=None):
         text = (expression or "").strip()
         if is_iso_timer_literal(text):
-            return text
+            return localize_timer_text(text)  # a naive time in a timer is Finnish time
         ref = simple_reference(text)
         if ref:  # ${reminder_at} in a timer: the value of that case-data field
-            return task.data.get(ref)
+            return localize_timer_text(task.data.get(ref))
         try:
             return self.environment.evaluate(text, task.data, external_context)
         except ExpressionError as exc:

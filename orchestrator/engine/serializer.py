@@ -53,6 +53,12 @@ def _config() -> dict:
     # for the plain ServiceTask (a SpiffWorkflow 3.2.0 bug) and swap in our converter.
     cfg = copy.deepcopy(CAMUNDA_CONFIG)
     cfg[ServiceTask] = BpmnTaskSpecConverter
+    # Polku's multi-instance specs (multi_instance.py) serialize as the Camunda ones they extend
+    from SpiffWorkflow.bpmn.serializer.default.task_spec import MultiInstanceTaskConverter
+
+    from .multi_instance import PolkuParallelMultiInstanceTask, PolkuSequentialMultiInstanceTask
+    cfg[PolkuParallelMultiInstanceTask] = MultiInstanceTaskConverter
+    cfg[PolkuSequentialMultiInstanceTask] = MultiInstanceTaskConverter
     return cfg
 
 

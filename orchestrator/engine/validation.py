@@ -23,6 +23,16 @@ from .expressions import (
 from .handler_params import TopicSpec, check_task, sets_of
 from .message_checks import check_messages
 from .parser import C, camunda_attributes
+from .timers_mi import (
+    check_multi_instance,
+    cron_fix,
+    cycle_problem,
+    element_variables,
+    inherit_subprocess_lanes,
+    initiator_names,
+    is_cron,
+    timer_placement_problem,
+)
 
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 SPIFF_NS = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
@@ -37,7 +47,6 @@ HUMAN_TAGS = ("userTask",)
 EMBEDDED_EXPRESSIONS = {
     "completionCondition": "completion condition",
     "loopCondition": "loop condition",
-    "loopCardinality": "loop cardinality",
 }
 
 
@@ -113,7 +122,7 @@ class Checker:
 
     # -- one process ---------------------------------------------------------------------
     def _check_process(self, process: etree._Element) -> None:
-        lanes = _lanes_by_node(process)
+        lanes = inherit_subprocess_lanes(process, _lanes_by_node(process))
         nodes = {el.get("id"): el for el in process.iter() if el.get("id")}
         form_ids = set()
         for el in process.iter(*(f"{BPMN}{t}" for t in (*HUMAN_TAGS, "startEvent"))):
@@ -127,6 +136,7 @@ class Checker:
             known |= set(camunda_attributes(el)["outputs"])
         known |= sets_of(self.handler_params, (el.get(f"{C}topic") for el in process.iter(
             f"{BPMN}serviceTask", f"{BPMN}sendTask")))
+        known |= element_variables(process) | initiator_names(process)
         self.known = known
 
         for prop in process.iterfind(f"{BPMN}extensionElements/{C}properties/{C}property"):
@@ -154,6 +164,7 @@ class Checker:
             self._check_gateway(el, nodes)
         self._check_embedded_expressions(process)
         check_constructs(self, process)
+        check_multi_instance(self, process)
 
     def _check_human_task(self, el: etree._Element, lanes: dict[str, etree._Element],
                           bad_lanes: set[str]) -> None:
@@ -228,8 +239,16 @@ class Checker:
             node = ted.find(f"{BPMN}{kind}")
             if node is not None:
                 text = (node.text or "").strip()
-                if not text:
+                placement = timer_placement_problem(ted, kind)
+                if placement:
+                    self.problem(event, *placement)
+                elif not text:
                     self.problem(event, f"the timer's {kind} is empty", "write e.g. P3D or R/P6W")
+                elif is_cron(text):
+                    self.problem(event, f"the timer {kind} {text!r} is a Camunda 7 cron expression, "
+                                 "which Polku does not read", cron_fix(text))
+                elif kind == "timeCycle" and is_iso_timer_literal(text) and cycle_problem(text):
+                    self.problem(event, cycle_problem(text), cron_fix(""))
                 elif simple_reference(text):
                     self._check_names(event, {simple_reference(text)}, f"timer {kind}")
                 elif not is_iso_timer_literal(text):
@@ -265,6 +284,9 @@ class Checker:
         cardinalities): the same allow-list as gateway conditions."""
         for tag, what in EMBEDDED_EXPRESSIONS.items():
             for node in process.iter(f"{BPMN}{tag}"):
+                # multi-instance expressions have names of their own: check_multi_instance
+                if local(node.getparent().tag) == "multiInstanceLoopCharacteristics":
+                    continue
                 if (node.text or "").strip():
                     self._check_expression(_owner(node.getparent()), node.text or "", what)
 

@@ -1,14 +1,13 @@
 """Deploy BPMN + forms: all-or-nothing, a new version only when the content changed."""
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from ..engine.deployment import build_models, read_forms
+from ..engine.deployment import build_models, read_forms, stored_calls, stored_forms
 from ..errors import DeploymentError, PermissionDeniedError, Problem
 from ..store.models import Event, ProcessVersion
 from .env import Env
@@ -64,34 +63,73 @@ def deploy(env: Env, actor: Principal | None, bpmn_files: Mapping[str, bytes],
     with env.uow() as uow:
         s = uow.session
         forms, form_problems = read_forms(form_files)
-        # A form not in this deployment may come from what is deployed already (latest first).
+        # A form not in this deployment may come from what is deployed already (latest first),
+        # and a call activity may call the latest deployed version of any process.
         for row in s.scalars(sa.select(ProcessVersion).order_by(ProcessVersion.id.desc())):
-            stored, _ = read_forms({f"{fid}.form": text for fid, text in json.loads(row.forms_json).items()
+            stored, _ = read_forms({f"{fid}.form": text for fid, text in stored_forms(row.forms_json).items()
                                     if fid not in forms})
             for fid, schema in stored.items():
                 forms.setdefault(fid, schema)
         models = build_models(bpmn_files, forms, env.handlers.topics, env.settings.max_upload_bytes,
-                              form_problems, handler_params=env.handlers.specs)
-        result = []
-        for model in models:
-            digest = model.content_hash()
-            latest = s.scalar(sa.select(ProcessVersion).where(ProcessVersion.process_id == model.process_id)
-                              .order_by(ProcessVersion.version.desc()).limit(1))
-            if latest is not None and latest.content_hash == digest:
-                result.append(Deployed(model.process_id, model.name, latest.version, False))
-                continue
-            version = (latest.version if latest else 0) + 1
-            row = ProcessVersion(process_id=model.process_id, version=version, name=model.name,
-                                 filename=Path(model.filename).name, content_hash=digest, bpmn=model.bpmn,
-                                 forms_json=model.forms_json(),
-                                 deployed_by=actor.username if actor else "cli", deployed_at=now)
-            s.add(row)
-            s.flush()
-            s.add(Event(case_id=None, at=now, actor=actor.username if actor else "cli", kind="deployed",
-                        details={"process_id": model.process_id, "version": version, "hash": digest}))
-            result.append(Deployed(model.process_id, model.name, version, True))
+                              form_problems, handler_params=env.handlers.specs, library=_library(s))
+        by = actor.username if actor else "cli"
+        result = [_store(s, model, by, now) for model in models]
+        changed = {d.process_id for d in result if d.changed}
+        if changed:
+            result += _refresh_callers(env, s, changed, {m.process_id for m in models}, forms, by, now)
         uow.commit()
         return result
+
+
+def _library(s) -> dict[str, tuple[str, str]]:
+    """What a call activity may call: the latest deployed version of every process."""
+    library: dict[str, tuple[str, str]] = {}
+    for row in s.scalars(sa.select(ProcessVersion).order_by(ProcessVersion.id.desc())):
+        library.setdefault(row.process_id, (f"{row.filename} ({row.process_id} v{row.version})", row.bpmn))
+    return library
+
+
+def _store(s, model, by: str, now, reason: str | None = None) -> Deployed:
+    digest = model.content_hash()
+    latest = s.scalar(sa.select(ProcessVersion).where(ProcessVersion.process_id == model.process_id)
+                      .order_by(ProcessVersion.version.desc()).limit(1))
+    if latest is not None and latest.content_hash == digest:
+        return Deployed(model.process_id, model.name, latest.version, False)
+    version = (latest.version if latest else 0) + 1
+    row = ProcessVersion(process_id=model.process_id, version=version, name=model.name,
+                         filename=Path(model.filename).name, content_hash=digest, bpmn=model.bpmn,
+                         forms_json=model.forms_json(), deployed_by=by, deployed_at=now)
+    s.add(row)
+    s.flush()
+    details = {"process_id": model.process_id, "version": version, "hash": digest}
+    if reason:
+        details["reason"] = reason
+    s.add(Event(case_id=None, at=now, actor=by, kind="deployed", details=details))
+    return Deployed(model.process_id, model.name, version, True)
+
+
+def _refresh_callers(env: Env, s, changed: set[str], deployed_now: set[str], forms, by: str,
+                     now) -> list[Deployed]:
+    """A process that calls a process changed by this deploy gets a new version calling the new
+    one, so new cases call the latest version (Camunda's default binding) while running cases
+    keep the version they started with."""
+    from .models_cache import _all_topics
+    latest: dict[str, ProcessVersion] = {}
+    for row in s.scalars(sa.select(ProcessVersion).order_by(ProcessVersion.id.desc())):
+        latest.setdefault(row.process_id, row)
+    library = _library(s)
+    result = []
+    for pid, row in sorted(latest.items()):
+        calls = stored_calls(row.forms_json)
+        if pid in deployed_now or not set(calls) & changed:
+            continue
+        topics = set(env.handlers.topics) | set(_all_topics(row.bpmn))
+        models = build_models({row.filename: row.bpmn}, forms, topics,
+                              max(env.settings.max_upload_bytes, len(row.bpmn.encode()) + 1), library=library)
+        model = next(m for m in models if m.process_id == pid)
+        called = ", ".join(sorted(set(calls) & changed))
+        result.append(_store(s, model, by, now, reason=f"the called process {called} changed"))
+    return result
 
 
 def list_processes(env: Env) -> list[dict]:

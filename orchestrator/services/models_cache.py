@@ -1,12 +1,11 @@
 """Deployed process versions → parsed, runnable models (parsed once per process)."""
 from __future__ import annotations
 
-import json
 import threading
 
 from sqlalchemy.orm import Session
 
-from ..engine.deployment import ProcessModel, build_models, read_forms
+from ..engine.deployment import ProcessModel, build_models, read_forms, stored_calls, stored_forms
 from ..errors import NotFoundError
 from ..store.models import ProcessVersion
 from .env import Env
@@ -32,12 +31,16 @@ def model_from_row(env: Env, row: ProcessVersion) -> ProcessModel:
         cached = _by_hash.get((row.process_id, row.content_hash))
     if cached is not None:
         return cached
-    forms, _ = read_forms({f"{fid}.form": text for fid, text in json.loads(row.forms_json).items()})
+    forms, _ = read_forms({f"{fid}.form": text for fid, text in stored_forms(row.forms_json).items()})
+    # the called processes as they were when this version was deployed
+    calls = stored_calls(row.forms_json)
     # Topics and handler parameters are not re-checked on load: a stored version was valid
     # when deployed, and a handler removed or changed since then shows up as an incident on
     # the step, not as a lost case.
     models = build_models({row.filename: row.bpmn}, forms, _all_topics(row.bpmn),
-                          max_bytes=max(env.settings.max_upload_bytes, len(row.bpmn.encode()) + 1))
+                          max_bytes=max(env.settings.max_upload_bytes, len(row.bpmn.encode()) + 1,
+                                        *(len(text.encode()) + 1 for _n, text in calls.values())),
+                          library=calls)
     model = next(m for m in models if m.process_id == row.process_id)
     with _lock:
         _by_hash[(row.process_id, row.content_hash)] = model

@@ -5,8 +5,7 @@ element) or every case of it runs to its end, waits on something real (a person'
 timer, a message) or is flagged with an incident. Never a traceback, never a case that is
 silently active with nothing to wait for.
 
-``XFAIL`` lists what fails today, one line per diagram, so a fix shows as XPASS and its entry
-can be deleted. The diagrams and their forms are in ``corpus/``; docs/engine/corpus.md says
+The diagrams and their forms are in ``corpus/``; docs/engine/corpus.md says
 why each is drawn as it is.
 """
 from __future__ import annotations
@@ -70,39 +69,11 @@ OUTBOX_AT_LEAST = {"send_task_external": 1, "timer_boundary_cycle_non_interrupti
 LEAKS = ("NotImplementedError", "<Element ", " at 0x", "No start event found", "There is no support implemented",
          "are not supported for tasks of type", "was not found. Did you mean", "Traceback")
 
-# What fails today (one line each); delete an entry when its fix lands (the test then XPASSes).
-XFAIL: dict[str, str] = {
-    "call_activity_other_file": "the called process in the other file of the same deploy is not found; "
-                                "the problem has no line ('The process ... was not found. Did you mean')",
-    "call_activity_deployed_before": "the called process deployed before is not found; the problem has no line "
-                                     "('The process ... was not found. Did you mean')",
-    "call_activity_same_file": "deploys, but starting a case fails (422): the called process's form is not stored "
-                               "with the version",
-    "embedded_subprocess_form": "deploys, but starting a case fails (422): the form used inside the subprocess is not "
-                                "stored with the version",
-    "error_boundary_subprocess": "deploys, but starting a case fails (422): the form inside the subprocess is not stored "
-                                 "(so its field is an unknown name)",
-    "escalation": "deploys, but starting a case fails (422): the form inside the subprocess is not stored "
-                  "(so its field is an unknown name)",
-    "initiator_attribute": "refused: camunda:initiator is not mapped, so assignee ${starter} is an unknown name",
-    "initiator_expression": "refused: ${initiator} is an unknown name",
-    "multi_instance_parallel": "TypeError ('NoneType' object is not iterable) escapes the services when the "
-                               "multi-instance task is reached",
-    "multi_instance_sequential": "ExecutionError 'Missing data input for multiinstance task' when the task is reached",
-    "timer_boundary_cycle_non_interrupting": "the R3/PT12H boundary timer is due, but firing it moves nothing",
-    "timer_cycle_r3_pt12h": "the R3/PT12H intermediate timer is due, but firing it moves nothing",
-    "timer_cycle_r_p1d": "the R/P1D intermediate timer is due, but firing it moves nothing",
-    "timer_start_cycle": "a hand-started case waits at the R/P1D start timer; firing it moves nothing",
-}
-
-
 def _stems() -> list[str]:
     return sorted(p.stem for p in CORPUS.glob("*.bpmn") if p.stem not in SUPPORT_ONLY)
 
 
-def _params() -> list:
-    return [pytest.param(stem, marks=pytest.mark.xfail(strict=False, reason=XFAIL[stem])) if stem in XFAIL
-            else stem for stem in _stems()]
+
 
 
 def _forms_of(paths: list[Path]) -> list[Path]:
@@ -238,7 +209,7 @@ def _check_case(env, case_id: int, diagrams: Diagrams, stem: str) -> None:
                                      f"current_steps={case.current_steps}")
 
 
-@pytest.mark.parametrize("stem", _params())
+@pytest.mark.parametrize("stem", _stems())
 def test_a_corpus_diagram_is_refused_with_located_problems_or_its_cases_run(stem: str, tmp_path: Path) -> None:
     paths = [CORPUS / f"{stem}.bpmn", *(CORPUS / f"{c}.bpmn" for c in COMPANIONS.get(stem, []))]
     before = [CORPUS / f"{c}.bpmn" for c in DEPLOYED_BEFORE.get(stem, [])]

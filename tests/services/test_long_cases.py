@@ -9,7 +9,6 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from orchestrator.errors import DeploymentError
 from orchestrator.services import cases, deploy, tasks, users
 from orchestrator.services.timers import fire_due_timers
 from orchestrator.store.models import Case, Document, Event, Task, TimerRow
@@ -104,10 +103,6 @@ def _rows(env, case_id: int) -> list:
                                         .where(Task.case_id == case_id).order_by(Task.created_at)))
 
 
-# Issue 9 point 2 (another branch): a form used only inside an embedded subprocess is not yet
-# stored with the version, so starting the case fails; the engine tests cover these loops.
-FORMS_IN_SUBPROCESSES = pytest.mark.xfail(raises=DeploymentError, strict=False,
-                                          reason="forms used inside embedded subprocesses are not stored yet")
 SERVICE_SHAPES = [
     pytest.param(loop_shapes.straight_back, _decide, 1, id="straight-back-to-the-user-task"),
     pytest.param(loop_shapes.through_merge, _decide, 1, id="through-a-merging-gateway"),
@@ -115,12 +110,10 @@ SERVICE_SHAPES = [
     pytest.param(loop_shapes.across_parallel, _decide, 2, id="across-a-parallel-split-and-join"),
     pytest.param(loop_shapes.into_the_parallel_split, _decide, 2, id="straight-into-the-parallel-split"),
     pytest.param(loop_shapes.nested, _nested_decide, 1, id="nested-loops"),
-    pytest.param(loop_shapes.loop_in_subprocess, _decide, 1, id="inside-an-embedded-subprocess",
-                 marks=FORMS_IN_SUBPROCESSES),
-    pytest.param(loop_shapes.looping_subprocess, _decide, 1, id="the-subprocess-itself-loops",
-                 marks=FORMS_IN_SUBPROCESSES),
+    pytest.param(loop_shapes.loop_in_subprocess, _decide, 1, id="inside-an-embedded-subprocess"),
+    pytest.param(loop_shapes.looping_subprocess, _decide, 1, id="the-subprocess-itself-loops"),
     pytest.param(loop_shapes.looping_subprocess_with_work, _decide, 1,
-                 id="the-subprocess-loops-and-works-before-it-waits", marks=FORMS_IN_SUBPROCESSES)]
+                 id="the-subprocess-loops-and-works-before-it-waits")]
 
 
 @pytest.mark.parametrize(("shape", "decide", "per_round"), SERVICE_SHAPES)

@@ -1,0 +1,70 @@
+"""Event subprocesses as BPMN runs them, where SpiffWorkflow 3.2.0 does not.
+
+* An interrupting event subprocess that has started cancels the rest of its scope (Spiff
+  runs it beside the main path).
+* When the rest of a scope has ended, its event subprocesses that are only listening stop
+  (Spiff keeps them listening, so a case with a daily reminder subprocess never completes).
+"""
+from __future__ import annotations
+
+from SpiffWorkflow.bpmn.specs.control import _EndJoin
+from SpiffWorkflow.bpmn.specs.defaults import StartEvent
+from SpiffWorkflow.util.task import TaskState
+
+
+def settle_event_subprocesses(workflow, event_subprocesses: frozenset[str], interrupting: frozenset[str]) -> int:
+    """Apply both rules; returns how many tasks changed (then run engine steps again)."""
+    if not event_subprocesses:
+        return 0
+    return _interrupt(workflow, interrupting) + _close_idle(workflow, event_subprocesses)
+
+
+_ALIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+
+
+def _idle_listener(task) -> bool:
+    """Inside an event subprocess: its start event still waiting, or the join of fired rounds."""
+    return isinstance(task.task_spec, StartEvent | _EndJoin) and task.has_state(TaskState.WAITING)
+
+
+def _interrupt(workflow, interrupting: frozenset[str]) -> int:
+    """An interrupting event subprocess that has started cancels the rest of its scope
+    (BPMN; SpiffWorkflow 3.2.0 runs it beside the main path instead)."""
+    interrupted = 0
+    for task in workflow.get_tasks(state=TaskState.STARTED):
+        if getattr(task.task_spec, "bpmn_id", None) not in interrupting:
+            continue
+        sub = workflow.subprocesses.get(task.id)
+        if sub is None or not any(isinstance(t.task_spec, StartEvent) for t in
+                                  sub.get_tasks(state=TaskState.COMPLETED, skip_subprocesses=True)):
+            continue
+        for other in task.workflow.get_tasks(state=_ALIVE, skip_subprocesses=True):
+            if other is not task and other.has_state(_ALIVE) and not isinstance(other.task_spec, _EndJoin) \
+                    and not other.is_descendant_of(task):
+                other.cancel()
+                interrupted += 1
+    return interrupted
+
+
+def _close_idle(workflow, event_subprocesses: frozenset[str]) -> int:
+    """BPMN ends a scope's event subprocesses when the rest of the scope has ended; Spiff keeps
+    them listening, so a case with a daily reminder subprocess would never complete."""
+    closed = 0
+    for task in workflow.get_tasks(state=TaskState.STARTED):
+        if getattr(task.task_spec, "bpmn_id", None) not in event_subprocesses:
+            continue
+        scope = task.workflow
+        sub = workflow.subprocesses.get(task.id)
+        if sub is None or any(not _idle_listener(t) for t in sub.get_tasks(state=_ALIVE)):
+            continue
+        others = [t for t in scope.get_tasks(state=_ALIVE, skip_subprocesses=True)
+                  if t is not task and not isinstance(t.task_spec, _EndJoin)]
+        if any(getattr(t.task_spec, "bpmn_id", None) not in event_subprocesses
+               or workflow.subprocesses.get(t.id) is None for t in others):
+            continue
+        task.cancel()
+        for join in scope.get_tasks(state=TaskState.WAITING, skip_subprocesses=True):
+            if isinstance(join.task_spec, _EndJoin):
+                join.task_spec._update(join)
+        closed += 1
+    return closed
