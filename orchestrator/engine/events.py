@@ -11,7 +11,7 @@ import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EventBasedGateway
+from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EventBasedGateway, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition as AnyMessage
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
@@ -65,7 +65,9 @@ def _waits(workflow: BpmnWorkflow) -> Iterator[tuple[MessageWait, AnyMessage]]:
                 if isinstance(definition, AnyMessage):
                     yield MessageWait(branch.bpmn_id, _label(branch), definition.name, "gateway", str(task.id)), definition
         elif isinstance(event, AnyMessage) and event.name:
-            kind = "boundary" if isinstance(spec, BoundaryEvent) else "catch"
+            # an event subprocess's message start that is already listening is still that, not a catch
+            kind = ("boundary" if isinstance(spec, BoundaryEvent) else
+                    "event_subprocess" if isinstance(spec, StartEvent) else "catch")
             yield MessageWait(spec.bpmn_id, _label(spec), event.name, kind, str(task.id)), event
     if not workflow.completed and not _interrupted(workflow):
         # An event subprocess with a message start has no task until the message comes: the
