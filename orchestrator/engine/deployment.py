@@ -64,7 +64,6 @@ class ProcessModel:
     calls: dict[str, tuple[str, str]] = field(default_factory=dict)
     # ids of its event subprocesses (they stop listening when the rest of the process ends)
     event_subprocesses: frozenset[str] = frozenset()
-    interrupting_event_subprocesses: frozenset[str] = frozenset()
 
     @property
     def start_form(self) -> FormSchema | None:
@@ -196,9 +195,6 @@ def _parse(root: etree._Element, text: str, filename: str, forms: Mapping[str, F
             event_subs = [el for r in (root, *(src.root for src in extra))
                           for el in r.iter(f"{BPMN}subProcess") if el.get("triggeredByEvent") == "true"]
             model.event_subprocesses = frozenset(el.get("id") for el in event_subs)
-            model.interrupting_event_subprocesses = frozenset(
-                el.get("id") for el in event_subs
-                if any(start.get("isInterrupting", "true") != "false" for start in el.findall(f"{BPMN}startEvent")))
             result.append(model)
         return result
     except ValidationException as ve:

@@ -22,7 +22,7 @@ from ..errors import ExecutionError
 from ..roles import role_for_name
 from . import serializer
 from .deployment import ProcessModel
-from .event_subprocesses import settle_event_subprocesses
+from .event_subprocesses import interrupt, settle_event_subprocesses
 from .events import MessageWait, deliver_message, gateway_timer_branch, message_waits, throw_error
 from .expressions import (
     ExpressionError,
@@ -194,6 +194,10 @@ class CaseRuntime:
                 steps.append(Step(bpmn_id, getattr(task.task_spec, "bpmn_name", None) or bpmn_id,
                                   type(task.task_spec).__name__))
 
+        if self.model.event_subprocesses:
+            # a trigger caught just now (a message delivered, a timer fired) interrupts before
+            # the rest of the scope takes another step
+            interrupt(self.workflow, self.model.event_subprocesses)
         self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
         rerun = compact_loops(self.workflow, self._guard, seen)
         if rerun is not None:
@@ -202,8 +206,7 @@ class CaseRuntime:
             rerun_ids = {getattr(spec, "bpmn_id", None) for spec in rerun}
             # the routing a rewind re-ran was reported once already
             steps[first:] = [s for s in steps[first:] if s.element_id not in rerun_ids]
-        if settle_event_subprocesses(self.workflow, self.model.event_subprocesses,
-                                     self.model.interrupting_event_subprocesses):
+        if settle_event_subprocesses(self.workflow, self.model.event_subprocesses):
             self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
         return steps
 
