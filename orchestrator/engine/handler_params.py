@@ -7,7 +7,7 @@ parameters the handler cannot use is refused at deploy, naming the parameter and
 instead of failing every case that reaches it.
 
 Parameter values come from ``camunda:inputParameter`` (``$name`` placeholders filled from the
-case data when the task runs, see ``runtime.render``) and ``camunda:property`` (taken as
+case data when the task runs, see ``waits.render``) and ``camunda:property`` (taken as
 written) of the service task.
 """
 from __future__ import annotations
