@@ -12,13 +12,14 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from ..errors import DeploymentError, Problem
+from .bpmn_xml import BPMN, C
 from .calls import Source, called_sources, check_calls
 from .forms import FormSchema, parse_form
 from .handler_params import TopicSpec
 from .library_messages import problem_from_library
 from .library_view import library_view
-from .parser import C, PolkuParser, attrs
-from .validation import BPMN, Checker, lane_roles
+from .parser import PolkuParser, attrs
+from .validation import Checker, lane_roles
 from .xml_safety import DEFAULT_MAX_BYTES, parse_xml
 
 _VALIDATOR: BpmnValidator | None = None

@@ -12,6 +12,7 @@ from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from .loops import ALIVE
 from .parser import attrs
 
 
@@ -22,7 +23,6 @@ def settle_event_subprocesses(workflow: BpmnWorkflow, event_subprocesses: frozen
     return interrupt(workflow, event_subprocesses) + _close_idle(workflow, event_subprocesses)
 
 
-_ALIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 _CAUGHT = TaskState.READY | TaskState.STARTED | TaskState.COMPLETED
 
 
@@ -49,8 +49,8 @@ def interrupt(workflow: BpmnWorkflow, event_subprocesses: frozenset[str]) -> int
                 or not _interrupting_and_caught(workflow, task):
             continue
         _own_end_join(task)
-        for other in task.workflow.get_tasks(state=_ALIVE, skip_subprocesses=True):
-            if other is not task and other.has_state(_ALIVE) and not isinstance(other.task_spec, _EndJoin) \
+        for other in task.workflow.get_tasks(state=ALIVE, skip_subprocesses=True):
+            if other is not task and other.has_state(ALIVE) and not isinstance(other.task_spec, _EndJoin) \
                     and not other.is_descendant_of(task):
                 other.cancel()
                 interrupted += 1
@@ -83,9 +83,9 @@ def _close_idle(workflow: BpmnWorkflow, event_subprocesses: frozenset[str]) -> i
             continue
         scope = task.workflow
         sub = workflow.subprocesses.get(task.id)
-        if sub is None or any(not _idle_listener(t) for t in sub.get_tasks(state=_ALIVE)):
+        if sub is None or any(not _idle_listener(t) for t in sub.get_tasks(state=ALIVE)):
             continue
-        others = [t for t in scope.get_tasks(state=_ALIVE, skip_subprocesses=True)
+        others = [t for t in scope.get_tasks(state=ALIVE, skip_subprocesses=True)
                   if t is not task and not isinstance(t.task_spec, _EndJoin)]
         if any(getattr(t.task_spec, "bpmn_id", None) not in event_subprocesses
                or workflow.subprocesses.get(t.id) is None for t in others):

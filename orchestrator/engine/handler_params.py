@@ -22,9 +22,7 @@ from lxml import etree
 
 from ..organisations import ORGANISATIONS
 from ..roles import ROLES, role_for_name
-from .parser import C
-
-BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+from .bpmn_xml import BPMN, C
 
 # kind → what the designer writes (the designer guide prints this table)
 KINDS: dict[str, str] = {

@@ -86,10 +86,8 @@ class CaseRuntime:
         steps: list[Step] = []
 
         def did_complete(task) -> None:
-            bpmn_id = getattr(task.task_spec, "bpmn_id", None)
-            if bpmn_id and task.has_state(TaskState.COMPLETED):
-                steps.append(Step(bpmn_id, getattr(task.task_spec, "bpmn_name", None) or bpmn_id,
-                                  type(task.task_spec).__name__))
+            if getattr(task.task_spec, "bpmn_id", None) and task.has_state(TaskState.COMPLETED):
+                steps.append(Step.of(task.task_spec))
 
         if self.model.event_subprocesses:
             # a trigger caught just now (a message delivered, a timer fired) interrupts before
@@ -168,8 +166,7 @@ class CaseRuntime:
             task.data[name] = _output_value(text, task.data)
         spec, seen = task.task_spec, self._alive()
         self._guard(task.run)
-        step = Step(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__)
-        return [step, *self.run(seen)]
+        return [Step.of(spec), *self.run(seen)]
 
     def complete_service(self, task_id: str, result: dict | None) -> list[Step]:
         task = self._task(task_id)
@@ -179,8 +176,7 @@ class CaseRuntime:
             task.data.update(result)
         spec, seen = task.task_spec, self._alive()
         self._guard(task.complete)
-        step = Step(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__)
-        return [step, *self.run(seen)]
+        return [Step.of(spec), *self.run(seen)]
 
     def fire_timers(self) -> list[Step]:
         seen, before = self._alive(), self.timers()
@@ -196,7 +192,7 @@ class CaseRuntime:
 
     def set_data(self, values: dict) -> None:
         """Change case data where the case now waits (what later steps inherit)."""
-        for task in self.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+        for task in self.workflow.get_tasks(state=ALIVE):
             task.data.update(values)
 
     # -- state -----------------------------------------------------------------------
@@ -213,7 +209,7 @@ class CaseRuntime:
         merged: dict = {}
         if self.workflow.last_task is not None:
             merged.update(self.workflow.last_task.data)
-        for task in self.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+        for task in self.workflow.get_tasks(state=ALIVE):
             merged.update(task.data)
         return merged
 

@@ -95,6 +95,11 @@ class Step:
     name: str
     type: str
 
+    @classmethod
+    def of(cls, spec) -> Step:
+        """The step a completed task of ``spec`` is (by its BPMN id, name and kind)."""
+        return cls(spec.bpmn_id, getattr(spec, "bpmn_name", None) or spec.bpmn_id, type(spec).__name__)
+
 
 def render(text: str, data: dict) -> str:
     """Fill ``$name`` placeholders from case data; unknown names stay as written."""
