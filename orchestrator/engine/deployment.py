@@ -18,7 +18,7 @@ from .forms import FormSchema, parse_form
 from .handler_params import TopicSpec
 from .library_messages import problem_from_library
 from .library_view import library_view
-from .parser import PolkuParser, attrs
+from .parser import PolkuParser, attrs, label
 from .validation import Checker, lane_roles
 from .xml_safety import DEFAULT_MAX_BYTES, parse_xml
 
@@ -230,7 +230,7 @@ def _model(pid, process, spec, subprocess_specs, text, filename, forms) -> Proce
         a = attrs(ts)
         groups = [role_for_name(g) for g in a.get("candidate_groups", [])]
         role = groups[0] if groups else roles.get(bpmn_id)
-        elements[bpmn_id] = Element(bpmn_id, getattr(ts, "bpmn_name", None) or bpmn_id,
+        elements[bpmn_id] = Element(bpmn_id, label(ts),
                                     type(ts).__name__, role)
         fid = a.get("form_id")
         if fid:
@@ -250,7 +250,7 @@ def _model(pid, process, spec, subprocess_specs, text, filename, forms) -> Proce
             kind = type(ts).__name__
             role = None if kind == "StartEvent" else (
                 groups[0] if groups else roles.get(bpmn_id) or role_for_name(getattr(ts, "lane", None) or ""))
-            elements.setdefault(bpmn_id, Element(bpmn_id, getattr(ts, "bpmn_name", None) or bpmn_id, kind, role))
+            elements.setdefault(bpmn_id, Element(bpmn_id, label(ts), kind, role))
             if a.get("form_id") and a["form_id"] in forms:
                 used_forms[a["form_id"]] = forms[a["form_id"]]
     milestones = {}

@@ -7,7 +7,7 @@ from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from .parser import attrs
+from .parser import attrs, label
 
 
 def final_end(workflow: BpmnWorkflow):
@@ -38,7 +38,7 @@ def outcome(workflow: BpmnWorkflow) -> str | None:
             filled = ""
         if filled.strip():
             return filled.strip()
-    return end.task_spec.bpmn_name or end.task_spec.bpmn_id
+    return label(end.task_spec)
 
 
 def handover_to(workflow: BpmnWorkflow) -> str | None:

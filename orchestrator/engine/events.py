@@ -25,6 +25,7 @@ from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from .event_subprocesses import interrupted
+from .parser import label
 
 # SpiffWorkflow's Camunda flavour writes a caught message's payload into one case-data field;
 # Polku merges the sent data into the case itself and leaves only this hidden marker there
@@ -63,12 +64,12 @@ def _waits(workflow: BpmnWorkflow) -> Iterator[tuple[MessageWait, AnyMessage]]:
         if isinstance(spec, EventBasedGateway) and isinstance(event, MultipleEventDefinition):
             for branch, definition in zip(spec.outputs, event.event_definitions, strict=False):
                 if isinstance(definition, AnyMessage):
-                    yield MessageWait(branch.bpmn_id, _label(branch), definition.name, "gateway", str(task.id)), definition
+                    yield MessageWait(branch.bpmn_id, label(branch), definition.name, "gateway", str(task.id)), definition
         elif isinstance(event, AnyMessage) and event.name:
             # an event subprocess's message start that is already listening is still that, not a catch
             kind = ("boundary" if isinstance(spec, BoundaryEvent) else
                     "event_subprocess" if isinstance(spec, StartEvent) else "catch")
-            yield MessageWait(spec.bpmn_id, _label(spec), event.name, kind, str(task.id)), event
+            yield MessageWait(spec.bpmn_id, label(spec), event.name, kind, str(task.id)), event
     if not workflow.completed and not interrupted(workflow):
         # An event subprocess with a message start has no task until the message comes: the
         # library starts it from the process's trigger list (top level only, see message_checks).
@@ -77,7 +78,7 @@ def _waits(workflow: BpmnWorkflow) -> Iterator[tuple[MessageWait, AnyMessage]]:
             for start in getattr(sub, "bpmn_start_events", []) if sub is not None else []:
                 event = start.event_definition
                 if isinstance(event, AnyMessage) and event.name:
-                    yield MessageWait(start.bpmn_id, _label(start), event.name, "event_subprocess"), event
+                    yield MessageWait(start.bpmn_id, label(start), event.name, "event_subprocess"), event
 
 
 def deliver_message(workflow: BpmnWorkflow, name: str, data: dict) -> list[MessageWait]:
@@ -183,7 +184,3 @@ def message_names(spec, subprocess_specs: dict) -> dict[str, str]:
             elif isinstance(event, AnyMessage) and event.name and getattr(ts, "bpmn_id", None):
                 names.setdefault(ts.bpmn_id, event.name)
     return names
-
-
-def _label(spec) -> str:
-    return getattr(spec, "bpmn_name", None) or spec.bpmn_id

@@ -148,6 +148,11 @@ class PolkuParser(CamundaParser):
     }
 
 
+def label(task_spec) -> str:
+    """What a person calls a flow node: its name in the diagram, else its id."""
+    return getattr(task_spec, "bpmn_name", None) or task_spec.bpmn_id
+
+
 def attrs(task_spec) -> dict:
     """The Camunda attributes of a spec parsed by ``PolkuParser`` (empty for other specs)."""
     ext = getattr(task_spec, "extensions", None)

@@ -26,7 +26,7 @@ from .expressions import (
     to_datetime,
 )
 from .loops import occurrence
-from .parser import attrs
+from .parser import attrs, label
 
 CLIENT_LEAD = "client_lead"  # role key and case-data field of the asiakasvastaava
 
@@ -98,7 +98,7 @@ class Step:
     @classmethod
     def of(cls, spec) -> Step:
         """The step a completed task of ``spec`` is (by its BPMN id, name and kind)."""
-        return cls(spec.bpmn_id, getattr(spec, "bpmn_name", None) or spec.bpmn_id, type(spec).__name__)
+        return cls(spec.bpmn_id, label(spec), type(spec).__name__)
 
 
 def render(text: str, data: dict) -> str:
@@ -128,7 +128,7 @@ def human_tasks(workflow: BpmnWorkflow, model: ProcessModel, now: datetime) -> l
         except (ExpressionError, ValueError) as exc:
             raise ExecutionError(f"{task.task_spec.bpmn_id}: {exc}") from None
         result.append(HumanTask(
-            str(task.id), task.task_spec.bpmn_id, task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+            str(task.id), task.task_spec.bpmn_id, label(task.task_spec),
             role, groups, tuple(a.get("candidate_users", [])),
             str(assignee) if assignee not in (None, "") else None, a.get("form_id"), due, follow, data,
             occurrence(task)))
@@ -144,8 +144,7 @@ def service_calls(workflow: BpmnWorkflow) -> list[ServiceCall]:
             data = dict(task.data)
             params = {k: render(v, data) for k, v in a.get("inputs", {}).items()}
             params.update({k: v for k, v in a.get("properties", {}).items() if k not in params})
-            result.append(ServiceCall(str(task.id), task.task_spec.bpmn_id,
-                                      task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+            result.append(ServiceCall(str(task.id), task.task_spec.bpmn_id, label(task.task_spec),
                                       a.get("topic") or "", params, data, task.last_state_change,
                                       occurrence(task)))
     return result
@@ -170,7 +169,7 @@ def timers(workflow: BpmnWorkflow, model: ProcessModel) -> list[Timer]:
             isinstance(task.task_spec, StartEvent) and task.workflow is not workflow
             and getattr(workflow.get_task_from_id(task.workflow.parent_task_id).task_spec, "bpmn_id", None)
             in model.event_subprocesses)
-        result.append(Timer(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
+        result.append(Timer(str(task.id), spec.bpmn_id, label(spec),
                             to_datetime(value).astimezone(UTC), side, occurrence(task)))
     return result
 
