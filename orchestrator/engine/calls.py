@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from lxml import etree
 
 from ..errors import Problem
+from .bpmn_xml import BPMN, C, problem_at
 from .xml_safety import parse_xml
 
-BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
-C = "{http://camunda.org/schema/1.0/bpmn}"
 # camunda:calledElementBinding values Polku can honour: the called process is pinned when the
 # caller is deployed, which is "latest" at that moment (and "deployment" when both come together)
 BINDINGS = ("", "latest", "deployment")
@@ -57,8 +56,7 @@ def check_calls(sources: list[Source], library: Mapping[str, tuple[str, str]]) -
     for src in sources:
         for el in called_elements(src.root):
             def problem(message: str, fix: str, el: etree._Element = el, src: Source = src) -> None:
-                problems.append(Problem(message, file=src.name, element_id=el.get("id"),
-                                        element_name=el.get("name"), line=el.sourceline, fix=fix))
+                problems.append(problem_at(el, message, file=src.name, fix=fix))
             target = (el.get("calledElement") or "").strip()
             binding = (el.get(f"{C}calledElementBinding") or "").strip()
             if not target:

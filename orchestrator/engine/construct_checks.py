@@ -12,8 +12,7 @@ from typing import Protocol
 
 from lxml import etree
 
-BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
-C = "{http://camunda.org/schema/1.0/bpmn}"
+from .bpmn_xml import BPMN, C, link_name, local
 
 GATEWAYS = ("exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway", "complexGateway")
 CONTAINERS = ("subProcess", "transaction", "adHocSubProcess")
@@ -62,10 +61,6 @@ REFUSED = {
 
 class Reporter(Protocol):
     def problem(self, el: etree._Element | None, message: str, fix: str | None = None) -> None: ...
-
-
-def local(tag: object) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
 def check_constructs(reporter: Reporter, process: etree._Element) -> None:
@@ -141,10 +136,9 @@ def _check_links(process: etree._Element, refuse) -> None:
     for container in [process, *process.iter(*(f"{BPMN}{t}" for t in CONTAINERS))]:
         throws, catches = [], {}
         for el in container:
-            link = el.find(f"{BPMN}linkEventDefinition")
-            if link is None:
+            name = link_name(el)
+            if name is None:
                 continue
-            name = (link.get("name") or el.get("name") or "").strip()
             if local(el.tag) == "intermediateThrowEvent":
                 throws.append((el, name))
             elif local(el.tag) == "intermediateCatchEvent":

@@ -12,13 +12,14 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from ..errors import DeploymentError, Problem
+from .bpmn_xml import BPMN, C
 from .calls import Source, called_sources, check_calls
 from .forms import FormSchema, parse_form
 from .handler_params import TopicSpec
 from .library_messages import problem_from_library
 from .library_view import library_view
-from .parser import C, PolkuParser, attrs
-from .validation import BPMN, Checker, lane_roles
+from .parser import PolkuParser, attrs, label
+from .validation import Checker, lane_roles
 from .xml_safety import DEFAULT_MAX_BYTES, parse_xml
 
 _VALIDATOR: BpmnValidator | None = None
@@ -64,7 +65,6 @@ class ProcessModel:
     calls: dict[str, tuple[str, str]] = field(default_factory=dict)
     # ids of its event subprocesses (they stop listening when the rest of the process ends)
     event_subprocesses: frozenset[str] = frozenset()
-    interrupting_event_subprocesses: frozenset[str] = frozenset()
 
     @property
     def start_form(self) -> FormSchema | None:
@@ -196,9 +196,6 @@ def _parse(root: etree._Element, text: str, filename: str, forms: Mapping[str, F
             event_subs = [el for r in (root, *(src.root for src in extra))
                           for el in r.iter(f"{BPMN}subProcess") if el.get("triggeredByEvent") == "true"]
             model.event_subprocesses = frozenset(el.get("id") for el in event_subs)
-            model.interrupting_event_subprocesses = frozenset(
-                el.get("id") for el in event_subs
-                if any(start.get("isInterrupting", "true") != "false" for start in el.findall(f"{BPMN}startEvent")))
             result.append(model)
         return result
     except ValidationException as ve:
@@ -233,7 +230,7 @@ def _model(pid, process, spec, subprocess_specs, text, filename, forms) -> Proce
         a = attrs(ts)
         groups = [role_for_name(g) for g in a.get("candidate_groups", [])]
         role = groups[0] if groups else roles.get(bpmn_id)
-        elements[bpmn_id] = Element(bpmn_id, getattr(ts, "bpmn_name", None) or bpmn_id,
+        elements[bpmn_id] = Element(bpmn_id, label(ts),
                                     type(ts).__name__, role)
         fid = a.get("form_id")
         if fid:
@@ -253,7 +250,7 @@ def _model(pid, process, spec, subprocess_specs, text, filename, forms) -> Proce
             kind = type(ts).__name__
             role = None if kind == "StartEvent" else (
                 groups[0] if groups else roles.get(bpmn_id) or role_for_name(getattr(ts, "lane", None) or ""))
-            elements.setdefault(bpmn_id, Element(bpmn_id, getattr(ts, "bpmn_name", None) or bpmn_id, kind, role))
+            elements.setdefault(bpmn_id, Element(bpmn_id, label(ts), kind, role))
             if a.get("form_id") and a["form_id"] in forms:
                 used_forms[a["form_id"]] = forms[a["form_id"]]
     milestones = {}

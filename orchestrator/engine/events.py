@@ -24,7 +24,8 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from .parser import attrs
+from .event_subprocesses import interrupted
+from .parser import label
 
 # SpiffWorkflow's Camunda flavour writes a caught message's payload into one case-data field;
 # Polku merges the sent data into the case itself and leaves only this hidden marker there
@@ -63,13 +64,13 @@ def _waits(workflow: BpmnWorkflow) -> Iterator[tuple[MessageWait, AnyMessage]]:
         if isinstance(spec, EventBasedGateway) and isinstance(event, MultipleEventDefinition):
             for branch, definition in zip(spec.outputs, event.event_definitions, strict=False):
                 if isinstance(definition, AnyMessage):
-                    yield MessageWait(branch.bpmn_id, _label(branch), definition.name, "gateway", str(task.id)), definition
+                    yield MessageWait(branch.bpmn_id, label(branch), definition.name, "gateway", str(task.id)), definition
         elif isinstance(event, AnyMessage) and event.name:
             # an event subprocess's message start that is already listening is still that, not a catch
             kind = ("boundary" if isinstance(spec, BoundaryEvent) else
                     "event_subprocess" if isinstance(spec, StartEvent) else "catch")
-            yield MessageWait(spec.bpmn_id, _label(spec), event.name, kind, str(task.id)), event
-    if not workflow.completed and not _interrupted(workflow):
+            yield MessageWait(spec.bpmn_id, label(spec), event.name, kind, str(task.id)), event
+    if not workflow.completed and not interrupted(workflow):
         # An event subprocess with a message start has no task until the message comes: the
         # library starts it from the process's trigger list (top level only, see message_checks).
         for spec_name in getattr(workflow.spec.start, "trigger_specs", []):
@@ -77,14 +78,15 @@ def _waits(workflow: BpmnWorkflow) -> Iterator[tuple[MessageWait, AnyMessage]]:
             for start in getattr(sub, "bpmn_start_events", []) if sub is not None else []:
                 event = start.event_definition
                 if isinstance(event, AnyMessage) and event.name:
-                    yield MessageWait(start.bpmn_id, _label(start), event.name, "event_subprocess"), event
+                    yield MessageWait(start.bpmn_id, label(start), event.name, "event_subprocess"), event
 
 
 def deliver_message(workflow: BpmnWorkflow, name: str, data: dict) -> list[MessageWait]:
     """Let every wait for ``name`` catch the message and give ``data`` to the paths it opens.
 
     Returns the waits that caught it (empty: nothing waited, and nothing changed). The caller
-    runs the engine on afterwards.
+    runs the engine on afterwards; an interrupting event subprocess the message started
+    cancels the rest of the case there (``event_subprocesses.interrupt``), as a timer's does.
     """
     matched = [(w, d) for w, d in _waits(workflow) if w.message == name]
     if not matched:
@@ -95,8 +97,6 @@ def deliver_message(workflow: BpmnWorkflow, name: str, data: dict) -> list[Messa
     for cls in dict.fromkeys(type(d) for _w, d in matched):
         payload = {"payload": name, "result_var": MESSAGE_MARKER} if issubclass(cls, MessageEventDefinition) else {}
         workflow.send_event(BpmnEvent(cls(name), payload=payload))
-    for spec_name in _interrupting_triggers(workflow, name):
-        _interrupt(workflow, spec_name)
     for wait, _d in matched:
         if wait.kind == "boundary":
             _rearm(workflow, wait.task_id)
@@ -124,47 +124,6 @@ def _rearm(workflow: BpmnWorkflow, task_id: str | None) -> None:
     for child in again.children:
         child.task_spec._predict(child)
     again.task_spec._update(again)
-
-
-def _interrupting_triggers(workflow: BpmnWorkflow, name: str | None = None) -> list[str]:
-    """Event subprocesses whose interrupting message start catches ``name`` (any name if None)."""
-    result = []
-    for spec_name in getattr(workflow.spec.start, "trigger_specs", []):
-        sub = workflow.subprocess_specs.get(spec_name)
-        for start in getattr(sub, "bpmn_start_events", []) if sub is not None else []:
-            event = start.event_definition
-            if (isinstance(event, AnyMessage) and name in (None, event.name)
-                    and attrs(start).get("interrupting", True)):
-                result.append(spec_name)
-    return result
-
-
-def _interrupt(workflow: BpmnWorkflow, spec_name: str) -> None:
-    """An interrupting event subprocess cancels everything else the process is doing, as in
-    Camunda 7 (SpiffWorkflow 3.2.0 runs it beside the rest, as if it were non-interrupting)."""
-    sub_task_spec = workflow.spec.task_specs.get(spec_name)
-    for start in _top_start(workflow):
-        for child in list(start.children):
-            if child.task_spec is sub_task_spec and not child.has_state(TaskState.FINISHED_MASK):
-                # The process's end join lived on the cancelled path; the event subprocess
-                # (a triggered task, never predicted) needs its own, or the case never ends.
-                if not child.children:
-                    child._sync_children(child.task_spec.outputs, TaskState.FUTURE)
-                    for end in child.children:
-                        end.task_spec._predict(end, mask=TaskState.FUTURE | TaskState.PREDICTED_MASK)
-                continue
-            child.cancel()
-
-
-def _interrupted(workflow: BpmnWorkflow) -> bool:
-    """An interrupting event subprocess has started: the process listens for nothing else."""
-    specs = [workflow.spec.task_specs.get(n) for n in _interrupting_triggers(workflow)]
-    return any(child.task_spec in specs for start in _top_start(workflow) for child in start.children)
-
-
-def _top_start(workflow: BpmnWorkflow) -> list:
-    # subprocesses have a start task of the same name: only the process's own one
-    return [workflow.task_tree] if workflow.task_tree.task_spec is workflow.spec.start else []
 
 
 def gateway_timer_branch(spec) -> object | None:
@@ -225,7 +184,3 @@ def message_names(spec, subprocess_specs: dict) -> dict[str, str]:
             elif isinstance(event, AnyMessage) and event.name and getattr(ts, "bpmn_id", None):
                 names.setdefault(ts.bpmn_id, event.name)
     return names
-
-
-def _label(spec) -> str:
-    return getattr(spec, "bpmn_name", None) or spec.bpmn_id

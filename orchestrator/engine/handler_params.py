@@ -7,7 +7,7 @@ parameters the handler cannot use is refused at deploy, naming the parameter and
 instead of failing every case that reaches it.
 
 Parameter values come from ``camunda:inputParameter`` (``$name`` placeholders filled from the
-case data when the task runs, see ``runtime.render``) and ``camunda:property`` (taken as
+case data when the task runs, see ``waits.render``) and ``camunda:property`` (taken as
 written) of the service task.
 """
 from __future__ import annotations
@@ -22,9 +22,7 @@ from lxml import etree
 
 from ..organisations import ORGANISATIONS
 from ..roles import ROLES, role_for_name
-from .parser import C
-
-BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+from .bpmn_xml import BPMN, C
 
 # kind → what the designer writes (the designer guide prints this table)
 KINDS: dict[str, str] = {

@@ -12,6 +12,7 @@ import re
 from lxml import etree
 
 from ..errors import Problem
+from .bpmn_xml import owner_with_id
 
 _NS = re.compile(r"\{[^}]*\}")
 _ELEMENT_REPR = re.compile(r"<Element \{[^}]*\}([\w.-]+) at 0x[0-9a-fA-F]+>")
@@ -118,7 +119,5 @@ def _element(root: etree._Element, element_id: str | None, line: int | None) -> 
         # a schema error names a line only: the element that starts there, or its nearest owner with an id
         for el in root.iter():
             if isinstance(el.tag, str) and el.sourceline == line:
-                while el is not None and not el.get("id"):
-                    el = el.getparent()
-                return el
+                return owner_with_id(el)
     return None

@@ -17,7 +17,8 @@ import copy
 
 from lxml import etree
 
-BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+from .bpmn_xml import BPMN, link_name
+
 IGNORED = ("dataInputAssociation", "dataOutputAssociation", "ioSpecification")
 CONTAINERS = ("process", "subProcess", "transaction")
 
@@ -32,22 +33,15 @@ def library_view(root: etree._Element) -> etree._Element:
     return view
 
 
-def _link_name(el: etree._Element) -> str | None:
-    link = el.find(f"{BPMN}linkEventDefinition")
-    if link is None:
-        return None
-    return (link.get("name") or el.get("name") or "").strip()
-
-
 def _join_links(container: etree._Element) -> None:
     catches = {}
     for el in container:
-        if el.tag == f"{BPMN}intermediateCatchEvent" and _link_name(el):
-            catches[_link_name(el)] = el
+        if el.tag == f"{BPMN}intermediateCatchEvent" and link_name(el):
+            catches[link_name(el)] = el
     for el in list(container):
-        if el.tag != f"{BPMN}intermediateThrowEvent" or not _link_name(el):
+        if el.tag != f"{BPMN}intermediateThrowEvent" or not link_name(el):
             continue
-        catch = catches.get(_link_name(el))
+        catch = catches.get(link_name(el))
         if catch is None:
             continue  # refused at deploy by construct_checks; never reaches the parser
         flow = etree.Element(f"{BPMN}sequenceFlow", id=f"{el.get('id')}_link_{catch.get('id')}",

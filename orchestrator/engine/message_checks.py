@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 from lxml import etree
 
-BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+from .bpmn_xml import BPMN, owner_with_id
+
 ReportProblem = Callable[..., None]
 CATCHING = ("intermediateCatchEvent", "boundaryEvent", "startEvent")
 THROWING = ("intermediateThrowEvent", "endEvent")
@@ -47,7 +48,7 @@ def check_messages(root: etree._Element, problem: ReportProblem) -> None:
                     "select the event and under Error pick (or create) an error with an Error code, "
                     "e.g. REJECTED — or remove the reference to catch every error code")
     for el in root.iter(f"{BPMN}correlationProperty", f"{BPMN}correlationKey", f"{BPMN}correlationSubscription"):
-        owner = el if el.get("id") else el.getparent()
+        owner = owner_with_id(el, el)
         problem(owner, "message correlation keys are not used by Polku (their expressions would run in the engine)",
                 "remove the correlation key; a message is addressed by case_id, or client_ref + pathway, "
                 "and matched by the message name")

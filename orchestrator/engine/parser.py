@@ -21,7 +21,6 @@ from SpiffWorkflow.bpmn.specs.defaults import (
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import CamundaEndEventParser, CamundaStartEventParser
 from SpiffWorkflow.camunda.parser.task_spec import (
-    CAMUNDA_MODEL_NS,
     CallActivityParser,
     CamundaTaskParser,
     SubWorkflowParser,
@@ -29,9 +28,9 @@ from SpiffWorkflow.camunda.parser.task_spec import (
 )
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 
+from .bpmn_xml import BPMN, C
 from .multi_instance import CamundaCollectionMixin
 
-C = "{" + CAMUNDA_MODEL_NS + "}"
 FORM_KEY_PREFIXES = ("camunda-forms:deployment:", "camunda-forms:app:", "camunda-forms:")
 
 
@@ -59,7 +58,7 @@ def camunda_attributes(node: etree._Element) -> dict:
     properties = {}
     inputs: dict[str, str] = {}
     outputs: dict[str, str] = {}
-    ext = node.find("{http://www.omg.org/spec/BPMN/20100524/MODEL}extensionElements")
+    ext = node.find(f"{BPMN}extensionElements")
     if ext is not None:
         for prop in ext.iterfind(f"{C}properties/{C}property"):
             properties[prop.get("name")] = prop.get("value")
@@ -147,6 +146,11 @@ class PolkuParser(CamundaParser):
         full_tag("subProcess"): (PolkuSubWorkflowParser, CallActivity),
         full_tag("callActivity"): (PolkuCallActivityParser, CallActivity),
     }
+
+
+def label(task_spec) -> str:
+    """What a person calls a flow node: its name in the diagram, else its id."""
+    return getattr(task_spec, "bpmn_name", None) or task_spec.bpmn_id
 
 
 def attrs(task_spec) -> dict:

@@ -1,4 +1,4 @@
-"""One case's workflow: start, step, list what waits for people, timers and handlers.
+"""One case's workflow: start it, move it on, say what it waits for and how it ended.
 
 Pure: no database, no web, no wall-clock reads of its own (``now`` is passed in; the one
 exception is SpiffWorkflow's timer check, which reads the clock itself — tests move time
@@ -7,131 +7,28 @@ with time-machine).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from string import Template
 from uuid import UUID
 
-from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent, ServiceTask, StartEvent
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 from ..errors import ExecutionError
-from ..roles import role_for_name
-from . import serializer
+from . import endings, serializer, waits
 from .deployment import ProcessModel
-from .event_subprocesses import settle_event_subprocesses
-from .events import MessageWait, deliver_message, gateway_timer_branch, message_waits, throw_error
-from .expressions import (
-    ExpressionError,
-    compile_expression,
-    is_iso_timer_literal,
-    simple_reference,
-    to_datetime,
-)
+from .event_subprocesses import interrupt, settle_event_subprocesses
+from .events import MessageWait, deliver_message, message_waits, throw_error
+from .expressions import ExpressionError, compile_expression, simple_reference
 from .loops import ALIVE, compact_loops, occurrence
 from .parser import attrs
 from .script_engine import SCRIPT_ENGINE
 from .stuck import Stuck, find_stuck
+from .waits import HumanTask, ServiceCall, Step, Timer
 
+# service task → handler → next service task … a loop beyond this is a model bug
 MAX_SERVICE_ROUNDS = 200
-CLIENT_LEAD = "client_lead"  # role key and case-data field of the asiakasvastaava  # service task → handler → next service task … a loop beyond this is a model bug
-
-
-@dataclass(frozen=True)
-class HumanTask:
-    task_id: str
-    element_id: str
-    name: str
-    role: str | None
-    candidate_groups: tuple[str, ...]
-    candidate_users: tuple[str, ...]
-    assignee: str | None
-    form_id: str | None
-    due_at: datetime | None
-    follow_up_at: datetime | None
-    data: dict = field(repr=False, default_factory=dict)
-    # How many times loop compaction rewound this engine task: a rewound task keeps its id,
-    # so (task_id, occurrence) is what tells one round's inbox row from the next one's.
-    occurrence: int = 0
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return (self.task_id, self.occurrence)
-
-
-@dataclass(frozen=True)
-class ServiceCall:
-    task_id: str
-    element_id: str
-    name: str
-    topic: str
-    params: dict
-    data: dict = field(repr=False, default_factory=dict)
-    # When the engine started this execution: stable across retries of the same execution,
-    # different for each pass of a loop (a rewound loop may reuse the task id).
-    started_at: float = 0.0
-    occurrence: int = 0  # as HumanTask.occurrence: which pass of a loop this execution is
-
-    @property
-    def execution(self) -> str:
-        """Names this execution for idempotency keys: the same across retries, different for
-        each loop pass even when the clock did not move between passes."""
-        return self.task_id if not self.occurrence else f"{self.task_id}#{self.occurrence}"
-
-
-@dataclass(frozen=True)
-class Timer:
-    task_id: str
-    element_id: str
-    name: str
-    due_at: datetime
-    boundary: bool
-    occurrence: int = 0
-
-    @property
-    def key(self) -> tuple[str, datetime, int]:
-        return (self.task_id, self.due_at, self.occurrence)
-
-
-@dataclass(frozen=True)
-class Step:
-    """A flow node the engine completed (the audit trail records each one)."""
-
-    element_id: str
-    name: str
-    type: str
-
-
-def render(text: str, data: dict) -> str:
-    """Fill ``$name`` placeholders from case data; unknown names stay as written."""
-    return Template(text).safe_substitute({k: "" if v is None else v for k, v in data.items()})
-
-
-def _iso_to_due(value: object, now: datetime) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    text = str(value).strip()
-    if text.startswith("P"):
-        delta = TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(text), now)
-        return now + delta
-    return to_datetime(text).astimezone(UTC)
-
-
-def _value(expr: str | None, data: dict, *, literal_ok: bool) -> object:
-    if not expr:
-        return None
-    expr = expr.strip()
-    ref = simple_reference(expr)
-    if ref:
-        return data.get(ref)
-    if is_iso_timer_literal(expr) or (literal_ok and expr.replace("_", "").replace(".", "").replace("-", "").isalnum()):
-        return expr
-    return compile_expression(expr).evaluate(data)
 
 
 class CaseRuntime:
@@ -189,11 +86,13 @@ class CaseRuntime:
         steps: list[Step] = []
 
         def did_complete(task) -> None:
-            bpmn_id = getattr(task.task_spec, "bpmn_id", None)
-            if bpmn_id and task.has_state(TaskState.COMPLETED):
-                steps.append(Step(bpmn_id, getattr(task.task_spec, "bpmn_name", None) or bpmn_id,
-                                  type(task.task_spec).__name__))
+            if getattr(task.task_spec, "bpmn_id", None) and task.has_state(TaskState.COMPLETED):
+                steps.append(Step.of(task.task_spec))
 
+        if self.model.event_subprocesses:
+            # a trigger caught just now (a message delivered, a timer fired) interrupts before
+            # the rest of the scope takes another step
+            interrupt(self.workflow, self.model.event_subprocesses)
         self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
         rerun = compact_loops(self.workflow, self._guard, seen)
         if rerun is not None:
@@ -202,8 +101,7 @@ class CaseRuntime:
             rerun_ids = {getattr(spec, "bpmn_id", None) for spec in rerun}
             # the routing a rewind re-ran was reported once already
             steps[first:] = [s for s in steps[first:] if s.element_id not in rerun_ids]
-        if settle_event_subprocesses(self.workflow, self.model.event_subprocesses,
-                                     self.model.interrupting_event_subprocesses):
+        if settle_event_subprocesses(self.workflow, self.model.event_subprocesses):
             self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
         return steps
 
@@ -224,67 +122,13 @@ class CaseRuntime:
 
     # -- what is waiting -------------------------------------------------------------
     def human_tasks(self, now: datetime) -> list[HumanTask]:
-        result = []
-        for task in self.workflow.get_tasks(state=TaskState.READY, manual=True):
-            a = attrs(task.task_spec)
-            data = dict(task.data)
-            groups = tuple(r for r in (role_for_name(g) for g in a.get("candidate_groups", [])) if r)
-            element = self.model.elements.get(task.task_spec.bpmn_id)
-            # inside a called process or subprocess, the lane Spiff gives the task is the truth
-            # (element ids of a called process may repeat the caller's)
-            inner = role_for_name(getattr(task.task_spec, "lane", None)) if task.workflow is not self.workflow else None
-            role = groups[0] if groups else (inner or (element.role if element else None))
-            try:
-                assignee = _value(a.get("assignee"), data, literal_ok=True)
-                if assignee in (None, "") and role == CLIENT_LEAD:
-                    # the one named professional of the case, not everyone with the role
-                    assignee = data.get(CLIENT_LEAD)
-                due = _iso_to_due(_value(a.get("due_date"), data, literal_ok=False), now)
-                follow = _iso_to_due(_value(a.get("follow_up_date"), data, literal_ok=False), now)
-            except (ExpressionError, ValueError) as exc:
-                raise ExecutionError(f"{task.task_spec.bpmn_id}: {exc}") from None
-            result.append(HumanTask(
-                str(task.id), task.task_spec.bpmn_id, task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-                role, groups, tuple(a.get("candidate_users", [])),
-                str(assignee) if assignee not in (None, "") else None, a.get("form_id"), due, follow, data,
-                occurrence(task)))
-        return result
+        return waits.human_tasks(self.workflow, self.model, now)
 
     def service_calls(self) -> list[ServiceCall]:
-        result = []
-        for task in self.workflow.get_tasks(state=TaskState.STARTED):
-            if isinstance(task.task_spec, ServiceTask):
-                a = attrs(task.task_spec)
-                data = dict(task.data)
-                params = {k: render(v, data) for k, v in a.get("inputs", {}).items()}
-                params.update({k: v for k, v in a.get("properties", {}).items() if k not in params})
-                result.append(ServiceCall(str(task.id), task.task_spec.bpmn_id,
-                                          task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-                                          a.get("topic") or "", params, data, task.last_state_change,
-                                          occurrence(task)))
-        return result
+        return waits.service_calls(self.workflow)
 
     def timers(self) -> list[Timer]:
-        result = []
-        for task in self.workflow.get_tasks(state=TaskState.WAITING):
-            event = getattr(task.task_spec, "event_definition", None)
-            # an event-based gateway waits itself for its branches' events; name its timer branch
-            spec = gateway_timer_branch(task.task_spec) or task.task_spec
-            if spec is task.task_spec and not isinstance(event, TimerEventDefinition):
-                continue
-            value = task.internal_data.get("event_value")
-            if isinstance(value, dict):  # cycle timers keep {'next': iso, 'cycles': n, ...}
-                value = value.get("next")
-            if not value:
-                continue
-            # an event subprocess's timer start is a side timer like a boundary one: not where the case is
-            side = isinstance(task.task_spec, BoundaryEvent) or (
-                isinstance(task.task_spec, StartEvent) and task.workflow is not self.workflow
-                and getattr(self.workflow.get_task_from_id(task.workflow.parent_task_id).task_spec, "bpmn_id", None)
-                in self.model.event_subprocesses)
-            result.append(Timer(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
-                                to_datetime(value).astimezone(UTC), side, occurrence(task)))
-        return result
+        return waits.timers(self.workflow, self.model)
 
     def message_waits(self) -> list[MessageWait]:
         return message_waits(self.workflow)
@@ -322,8 +166,7 @@ class CaseRuntime:
             task.data[name] = _output_value(text, task.data)
         spec, seen = task.task_spec, self._alive()
         self._guard(task.run)
-        step = Step(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__)
-        return [step, *self.run(seen)]
+        return [Step.of(spec), *self.run(seen)]
 
     def complete_service(self, task_id: str, result: dict | None) -> list[Step]:
         task = self._task(task_id)
@@ -333,8 +176,7 @@ class CaseRuntime:
             task.data.update(result)
         spec, seen = task.task_spec, self._alive()
         self._guard(task.complete)
-        step = Step(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__)
-        return [step, *self.run(seen)]
+        return [Step.of(spec), *self.run(seen)]
 
     def fire_timers(self) -> list[Step]:
         seen, before = self._alive(), self.timers()
@@ -350,7 +192,7 @@ class CaseRuntime:
 
     def set_data(self, values: dict) -> None:
         """Change case data where the case now waits (what later steps inherit)."""
-        for task in self.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+        for task in self.workflow.get_tasks(state=ALIVE):
             task.data.update(values)
 
     # -- state -----------------------------------------------------------------------
@@ -367,45 +209,17 @@ class CaseRuntime:
         merged: dict = {}
         if self.workflow.last_task is not None:
             merged.update(self.workflow.last_task.data)
-        for task in self.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+        for task in self.workflow.get_tasks(state=ALIVE):
             merged.update(task.data)
         return merged
 
-    def _final_end(self):
-        """The end event that ended the case: the last one reached that declares an outcome
-        (a side branch such as a sent reminder ends without one), else the last one reached."""
-        ends = [t for t in self.workflow.get_tasks(state=TaskState.COMPLETED)
-                if isinstance(t.task_spec, EndEvent) and t.workflow is self.workflow]
-        if not ends and self.completed:  # an interrupting event subprocess ended the case
-            ends = [t for t in self.workflow.get_tasks(state=TaskState.COMPLETED) if isinstance(t.task_spec, EndEvent)]
-        ends.sort(key=lambda t: t.last_state_change)
-        for task in reversed(ends):
-            if attrs(task.task_spec).get("properties", {}).get("outcome"):
-                return task
-        return ends[-1] if ends else None
-
     def outcome(self) -> str | None:
-        """The ``outcome`` property of the final end event (``$field`` filled from the case
-        data, e.g. ``$employment_type``), else its name."""
-        end = self._final_end()
-        if end is None:
-            return None
-        value = attrs(end.task_spec).get("properties", {}).get("outcome")
-        if value:
-            try:  # strict: an unfilled $field gives no outcome text, not the literal placeholder
-                filled = Template(value).substitute({k: "" if v is None else v for k, v in end.data.items()})
-            except (KeyError, ValueError):
-                filled = ""
-            if filled.strip():
-                return filled.strip()
-        return end.task_spec.bpmn_name or end.task_spec.bpmn_id
+        """The ``outcome`` property of the final end event, else its name (engine/endings.py)."""
+        return endings.outcome(self.workflow)
 
     def handover_to(self) -> str | None:
-        """The pathway the final end event hands the client over to (``handover_to``), if any."""
-        end = self._final_end()
-        if end is None:
-            return None
-        return (attrs(end.task_spec).get("properties", {}).get("handover_to") or "").strip() or None
+        """The pathway the final end event hands the client over to, if any (engine/endings.py)."""
+        return endings.handover_to(self.workflow)
 
     def current_steps(self, humans: list[HumanTask] | None = None, calls: list[ServiceCall] | None = None,
                       timers: list[Timer] | None = None, messages: list[MessageWait] | None = None) -> list[str]:

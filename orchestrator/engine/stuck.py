@@ -25,13 +25,14 @@ from SpiffWorkflow.bpmn.specs.event_definitions.simple import CancelEventDefinit
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from .loops import ALIVE
+from .parser import label
+
 # Events only the case itself can raise (a throw event, a data change inside a step, a
 # failing subprocess). When nothing else in the case is alive, nothing will ever raise them.
 # Polku has no outside way to deliver these; a kind that gains one must leave this list.
 INTERNAL_EVENTS: tuple[type, ...] = (SignalEventDefinition, ConditionalEventDefinition, EscalationEventDefinition,
                                      ErrorEventDefinition, CancelEventDefinition, NoneEventDefinition)
-
-_ACTIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def find_stuck(workflow: BpmnWorkflow) -> Stuck | None:
     if workflow.completed:
         return None
     blocked = []
-    for task in workflow.get_tasks_iterator(state=_ACTIVE):  # lazy: the first live task ends the walk
+    for task in workflow.get_tasks_iterator(state=ALIVE):  # lazy: the first live task ends the walk
         if is_alive(task):
             return None
         if task.has_state(TaskState.WAITING) and not isinstance(task.task_spec, _EndJoin):
@@ -92,7 +93,7 @@ def _delegates(task) -> bool:
     instances — is alive only through them; a handler's task has only predicted children."""
     if task.workflow.top_workflow.subprocesses.get(task.id) is not None:
         return True
-    return any(child.has_state(_ACTIVE | TaskState.COMPLETED) for child in task.children)
+    return any(child.has_state(ALIVE | TaskState.COMPLETED) for child in task.children)
 
 
 def _deliverable(event) -> bool:
@@ -106,7 +107,7 @@ def _where(task) -> Where | None:
     bpmn_id = getattr(spec, "bpmn_id", None)
     if not bpmn_id:
         return None
-    return Where(bpmn_id, getattr(spec, "bpmn_name", None) or bpmn_id, type(spec).__name__)
+    return Where(bpmn_id, label(spec), type(spec).__name__)
 
 
 def _last_completed(workflow: BpmnWorkflow) -> Where:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from .bpmn_xml import BPMN, C, local
 from .expressions import (
     HELSINKI,
     ISO_DATE,
@@ -28,8 +29,6 @@ from .expressions import (
     simple_reference,
 )
 
-BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
-C = "{http://camunda.org/schema/1.0/bpmn}"
 # Camunda's own multi-instance variables, available to a completionCondition
 MI_VARIABLES = frozenset({"nrOfInstances", "nrOfCompletedInstances", "nrOfActiveInstances", "loopCounter"})
 # The starting user, as ${initiator}: Polku sets it on every case (Camunda needs camunda:initiator)
@@ -99,7 +98,7 @@ def cycle_problem(text: str) -> str | None:
 def timer_placement_problem(ted: etree._Element, kind: str) -> tuple[str, str] | None:
     """(message, fix) when a timer sits where Polku cannot run it."""
     event = ted.getparent()
-    tag = event.tag.rsplit("}", 1)[-1]
+    tag = local(event.tag)
     scope = event.getparent()
     in_event_subprocess = scope is not None and scope.tag == f"{BPMN}subProcess" \
         and scope.get("triggeredByEvent") == "true"

@@ -12,6 +12,7 @@ from lxml import etree
 
 from ..errors import Problem
 from ..roles import ROLES, role_for_name
+from .bpmn_xml import BPMN, C, local, owner_with_id, problem_at
 from .construct_checks import check_constructs
 from .expressions import (
     ExpressionError,
@@ -22,7 +23,7 @@ from .expressions import (
 )
 from .handler_params import TopicSpec, check_task, sets_of
 from .message_checks import check_messages
-from .parser import C, camunda_attributes
+from .parser import camunda_attributes
 from .timers_mi import (
     check_multi_instance,
     cron_fix,
@@ -34,7 +35,6 @@ from .timers_mi import (
     timer_placement_problem,
 )
 
-BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 SPIFF_NS = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
 NS = {"bpmn": BPMN[1:-1], "camunda": C[1:-1]}
 # Case data every process has, whatever its forms: set by Polku when a case starts.
@@ -50,10 +50,6 @@ EMBEDDED_EXPRESSIONS = {
 }
 
 
-def local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
 class Checker:
     def __init__(self, root: etree._Element, filename: str, form_keys: dict[str, frozenset[str]],
                  known_topics: Iterable[str], handler_params: Mapping[str, TopicSpec] | None = None):
@@ -66,11 +62,7 @@ class Checker:
         self.problems: list[Problem] = []
 
     def problem(self, el: etree._Element | None, message: str, fix: str | None = None) -> None:
-        self.problems.append(Problem(
-            message, file=self.filename,
-            element_id=el.get("id") if el is not None else None,
-            element_name=el.get("name") if el is not None else None,
-            line=el.sourceline if el is not None else None, fix=fix))
+        self.problems.append(problem_at(el, message, file=self.filename, fix=fix))
 
     # -- entry point -------------------------------------------------------------------
     def run(self) -> list[Problem]:
@@ -92,7 +84,7 @@ class Checker:
             try:  # message payload names, not case data: only the allow-list applies
                 compile_expression(path.text or "")
             except ExpressionError as exc:
-                self.problem(_owner(path), f"correlation expression {(path.text or '').strip()!r} "
+                self.problem(owner_with_id(path, path), f"correlation expression {(path.text or '').strip()!r} "
                              f"cannot be used: {exc}", "correlate messages by name and case; remove it")
         return self.problems
 
@@ -106,7 +98,7 @@ class Checker:
                           (f"{C}script", "camunda:script"), (f"{SPIFF_NS}preScript", "pre-script"),
                           (f"{SPIFF_NS}postScript", "post-script")):
             for el in self.root.iter(tag):
-                owner = _owner(el)
+                owner = owner_with_id(el, el)
                 self.problem(owner, f"{what} found: Polku does not run code written in a diagram",
                              "remove it; call a handler from a service task instead")
         for el in self.root.iter(f"{BPMN}businessRuleTask"):
@@ -218,9 +210,8 @@ class Checker:
                          f"use one of: {', '.join(sorted(self.topics)) or '(none registered)'}")
         elif topic in self.handler_params:
             for p in check_task(self.handler_params[topic], el, self.known):
-                self.problems.append(Problem(p.message, file=self.filename, element_id=el.get("id"),
-                                             element_name=el.get("name"), line=p.line or el.sourceline,
-                                             field=p.param, fix=p.fix))
+                self.problems.append(problem_at(el, p.message, file=self.filename, fix=p.fix,
+                                                line=p.line or el.sourceline, field=p.param))
 
     def _check_flow(self, el: etree._Element) -> None:
         cond = el.find(f"{BPMN}conditionExpression")
@@ -288,7 +279,7 @@ class Checker:
                 if local(node.getparent().tag) == "multiInstanceLoopCharacteristics":
                     continue
                 if (node.text or "").strip():
-                    self._check_expression(_owner(node.getparent()), node.text or "", what)
+                    self._check_expression(owner_with_id(node.getparent(), node.getparent()), node.text or "", what)
 
     def _check_value_expression(self, el, text: str, what: str, *, allow_literal: bool,
                                 timer: bool = False) -> None:
@@ -323,13 +314,6 @@ class Checker:
 
 def _is_plain_name(text: str) -> bool:
     return text.replace("_", "").replace(".", "").replace("-", "").isalnum()
-
-
-def _owner(el: etree._Element) -> etree._Element:
-    node = el
-    while node is not None and not node.get("id"):
-        node = node.getparent()
-    return node if node is not None else el
 
 
 def _lanes_by_node(process: etree._Element) -> dict[str, etree._Element]:

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..engine import serializer
-from ..engine.runtime import MAX_SERVICE_ROUNDS, CaseRuntime, ServiceCall, Step
+from ..engine.runtime import MAX_SERVICE_ROUNDS, CaseRuntime
+from ..engine.waits import ServiceCall, Step
 from ..errors import ConflictError, ExecutionError, PolkuError, Problem, StateVersionError, StepRefusedError
 from ..store.models import (
     Case,

@@ -10,7 +10,8 @@ from ..engine import serializer
 from ..engine.deployment import ProcessModel
 from ..engine.events import message_names
 from ..engine.forms import FormSchema
-from ..engine.runtime import CLIENT_LEAD, CaseRuntime
+from ..engine.runtime import CaseRuntime
+from ..engine.waits import CLIENT_LEAD
 from ..errors import (
     ConflictError,
     FormValidationError,

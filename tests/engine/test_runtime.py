@@ -10,7 +10,8 @@ import pytest
 import time_machine
 
 from orchestrator.engine.deployment import build_models, read_forms
-from orchestrator.engine.runtime import CaseRuntime, HumanTask, ServiceCall
+from orchestrator.engine.runtime import CaseRuntime
+from orchestrator.engine.waits import HumanTask, ServiceCall
 from orchestrator.errors import ExecutionError
 
 from .helpers import FIXTURES, health_check_model

@@ -373,6 +373,22 @@ def test_an_interrupting_timer_event_subprocess_stops_the_main_path_and_ends_the
     assert rt.completed and rt.timers() == []
 
 
+def test_an_interrupting_timer_event_subprocess_with_no_wait_still_interrupts_and_ends_the_case():
+    """The event subprocess runs to its end in the same engine step its timer fires in: the
+    open task is cancelled all the same, as when a message starts one (one mechanism)."""
+    sub = ('<bpmn:subProcess id="Expire" name="Vanhentuminen" triggeredByEvent="true">'
+           f'<bpmn:startEvent id="Exp_Start" name="Viikko kulunut">{timer("timeDuration", "P7D")}</bpmn:startEvent>'
+           '<bpmn:endEvent id="Exp_End" name="Vanhentunut" />' + seq_flow("Exp_Start", "Exp_End") + "</bpmn:subProcess>")
+    (model,) = deploy(diagram(START, user_task("A", candidateGroups="nurse"), sub, END,
+                              chain=["StartEvent_1", "A", "End_1"]))
+    with time_machine.travel(T0, tick=False) as clock:
+        rt, _ = CaseRuntime.start(model, {})
+        assert rt.current_steps() == ["A"]
+        clock.shift(timedelta(days=7, seconds=1))
+        assert "Exp_End" in [s.element_id for s in rt.fire_timers()]
+    assert rt.completed and rt.human_tasks(T0) == [] and rt.outcome() == "Vanhentunut"
+
+
 @pytest.mark.parametrize("where", ["boundary", "event subprocess"])
 def test_a_cycle_on_an_interrupting_timer_is_refused(where):
     xml = (reminder_diagram("R3/PT12H").replace('cancelActivity="false"', 'cancelActivity="true"')
