@@ -299,6 +299,20 @@ def db_rebuild_measures() -> None:
     click.echo(f"measure counts rebuilt: {rows} rows")
 
 
+@db.command("recheck")
+@reports_errors
+def db_recheck() -> None:
+    """Re-check every active case: restore inbox rows a case waits on, flag stuck cases."""
+    from .services.recheck import recheck_active_cases
+    report = recheck_active_cases(_env())
+    click.echo(f"{report.checked} active cases checked: {report.tasks_restored} inbox task(s) restored, "
+               f"{len(report.stuck)} stuck" + (f" (cases {', '.join(map(str, report.stuck))})" if report.stuck else ""))
+    for case_id, reason in sorted(report.refused.items()):
+        click.echo(f"case {case_id} not checked: {reason}", err=True)
+    if report.refused:
+        raise SystemExit(1)
+
+
 @cli.command()
 @click.option("--markdown", is_flag=True, help="print the designer guide's topic section")
 @click.option("--update-guide", "guide", type=click.Path(exists=True, dir_okay=False),
