@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowDataException
 from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.defaults import ParallelMultiInstanceTask, SequentialMultiInstanceTask
 
-from .timers_mi import collection_name
+from .multi_instance_checks import collection_name
 
 
 class _PolkuMIMixin:

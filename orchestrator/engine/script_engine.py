@@ -24,7 +24,7 @@ from .expressions import (
     is_iso_timer_literal,
     simple_reference,
 )
-from .timers_mi import localize_timer_text
+from .timer_checks import localize_timer_text
 
 
 class ScriptRefusedError(WorkflowException):

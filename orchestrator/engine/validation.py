@@ -23,17 +23,9 @@ from .expressions import (
 )
 from .handler_params import TopicSpec, check_task, sets_of
 from .message_checks import check_messages
+from .multi_instance_checks import check_multi_instance, element_variables, initiator_names
 from .parser import camunda_attributes
-from .timers_mi import (
-    check_multi_instance,
-    cron_fix,
-    cycle_problem,
-    element_variables,
-    inherit_subprocess_lanes,
-    initiator_names,
-    is_cron,
-    timer_placement_problem,
-)
+from .timer_checks import cron_fix, cycle_problem, is_cron, timer_placement_problem
 
 SPIFF_NS = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
 NS = {"bpmn": BPMN[1:-1], "camunda": C[1:-1]}
@@ -331,3 +323,17 @@ def _lanes_by_node(process: etree._Element) -> dict[str, etree._Element]:
 
 def lane_roles(process: etree._Element) -> dict[str, str | None]:
     return {nid: role_for_name(lane.get("name")) for nid, lane in _lanes_by_node(process).items()}
+
+
+def inherit_subprocess_lanes(process: etree._Element, lanes: dict) -> dict:
+    """A node inside an embedded subprocess that no lane lists is in its subprocess's lane
+    (Camunda Modeler lists only the subprocess itself in the lane)."""
+    result = dict(lanes)
+    for sub in process.iter(f"{BPMN}subProcess", f"{BPMN}transaction", f"{BPMN}adHocSubProcess"):
+        lane = result.get(sub.get("id"))
+        if lane is None:
+            continue
+        for node in sub.iter():
+            if node is not sub and node.get("id") and node.get("id") not in result:
+                result[node.get("id")] = lane
+    return result

@@ -1,15 +1,10 @@
-"""Deploy-time rules for timers, multi-instance activities and the case initiator.
+"""Deploy-time rules for timers, and how a timer text is read.
 
-Called from ``validation.Checker`` (one hook per concern, so the checker itself stays small):
-
-* timers: where a timer may sit (a top-level timer start event is refused — Polku cases are
-  opened by a person for a client), cycles must be ISO-8601 repeating intervals, and a
-  Camunda 7 cron expression is refused with the ISO-8601 form to write instead;
-* multi-instance: ``camunda:collection`` names case data (``${list}`` or ``list``),
-  ``camunda:elementVariable`` becomes a known name inside the activity, and
-  ``loopCardinality`` / ``completionCondition`` are allow-listed expressions;
-* ``camunda:initiator`` on the start event names a case-data field Polku fills with the user
-  who started the case.
+* where a timer may sit: a top-level timer start event is refused (a Polku case is opened by a
+  person for a client), a cycle only on a non-interrupting boundary or event-subprocess start;
+* a cycle must be an ISO-8601 repeating interval; a Camunda 7 cron expression is refused with
+  the ISO-8601 form to write instead;
+* a naive date-time in a timer text is Finnish time (``localize_timer_text``).
 """
 from __future__ import annotations
 
@@ -19,26 +14,13 @@ from datetime import UTC, datetime, timedelta
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from .bpmn_xml import BPMN, C, local
-from .expressions import (
-    HELSINKI,
-    ISO_DATE,
-    ISO_RECURRING,
-    ExpressionError,
-    compile_expression,
-    simple_reference,
-)
-
-# Camunda's own multi-instance variables, available to a completionCondition
-MI_VARIABLES = frozenset({"nrOfInstances", "nrOfCompletedInstances", "nrOfActiveInstances", "loopCounter"})
-# The starting user, as ${initiator}: Polku sets it on every case (Camunda needs camunda:initiator)
-INITIATOR = "initiator"
+from .bpmn_xml import BPMN, local
+from .expressions import HELSINKI, ISO_DATE, ISO_RECURRING
 
 _CRON_FIELD = r"[0-9*?/,#LW\-]+|[A-Za-z]{3}(?:[-,][A-Za-z]{3})*"
 _CRON = re.compile(rf"^\s*(?:{_CRON_FIELD})(?:\s+(?:{_CRON_FIELD})){{4,6}}\s*$")
 
 
-# -- timers ------------------------------------------------------------------------------
 def is_cron(text: str) -> bool:
     """``0 0 9 * * ?``, ``0 0/5 * * * ?``: a Quartz/Camunda 7 cron expression."""
     return bool(_CRON.match(text)) and any(ch in text for ch in "*?/")
@@ -123,97 +105,6 @@ def timer_placement_problem(ted: etree._Element, kind: str) -> tuple[str, str] |
     return None
 
 
-# -- multi-instance -----------------------------------------------------------------------
-def collection_name(value: str | None) -> str | None:
-    """``${reviewers}`` or ``reviewers`` → ``reviewers``; None for anything else."""
-    if not value:
-        return None
-    text = value.strip()
-    ref = simple_reference(text)
-    if ref:
-        return ref
-    return text if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", text) else None
-
-
-def element_variables(process: etree._Element) -> set[str]:
-    names = set()
-    for mi in process.iter(f"{BPMN}multiInstanceLoopCharacteristics"):
-        var = (mi.get(f"{C}elementVariable") or "").strip()
-        if var:
-            names.add(var)
-    return names
-
-
-def initiator_names(process: etree._Element) -> set[str]:
-    names = {INITIATOR}
-    for start in process.findall(f"{BPMN}startEvent"):
-        name = (start.get(f"{C}initiator") or "").strip()
-        if name:
-            names.add(name)
-    return names
-
-
-def check_multi_instance(checker, process: etree._Element) -> None:
-    """``checker`` is the ``validation.Checker`` running over ``process``."""
-    for mi in process.iter(f"{BPMN}multiInstanceLoopCharacteristics"):
-        activity = mi.getparent()
-        raw = mi.get(f"{C}collection")
-        card = mi.find(f"{BPMN}loopCardinality")
-        cond = mi.find(f"{BPMN}completionCondition")
-        var = (mi.get(f"{C}elementVariable") or "").strip()
-        if raw is not None:
-            name = collection_name(raw)
-            if name is None:
-                checker.problem(activity, f"the multi-instance collection {raw!r} is not a case-data name",
-                                'write the name of a list field, e.g. camunda:collection="${reviewers}"')
-            else:
-                checker._check_names(activity, {name}, "multi-instance collection")
-            if not var:
-                checker.problem(activity, "a multi-instance activity over a collection needs an element variable",
-                                'set Element variable to the name each instance gets its item as, e.g. reviewer')
-        elif card is None or not (card.text or "").strip():
-            checker.problem(activity, "a multi-instance activity needs a collection or a loop cardinality",
-                            'set Collection to a list field (${reviewers}) or Loop cardinality to a number')
-        if card is not None and (card.text or "").strip() and raw is None:
-            _check_mi_expression(checker, activity, card.text, "loop cardinality", set())
-        if cond is not None and (cond.text or "").strip():
-            _check_mi_expression(checker, activity, cond.text, "completion condition", MI_VARIABLES)
-        if var and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", var):
-            checker.problem(activity, f"element variable {var!r} is not a plain name",
-                            "use letters, digits and _ only, e.g. reviewer")
-
-
-def _check_mi_expression(checker, activity: etree._Element, text: str, what: str, extra: frozenset | set) -> None:
-    text = text.strip()
-    ref = simple_reference(text)
-    if ref:
-        checker._check_names(activity, {ref} - set(extra), what)
-        return
-    try:
-        compiled = compile_expression(text)
-    except ExpressionError as exc:
-        checker.problem(activity, f"{what} {text!r} cannot be used: {exc}",
-                        "write an expression such as nrOfCompletedInstances >= 2 or approved == True")
-        return
-    checker._check_names(activity, compiled.names - set(extra), what)
-
-
-# -- lanes of embedded subprocesses ---------------------------------------------------------
-def inherit_subprocess_lanes(process: etree._Element, lanes: dict) -> dict:
-    """A node inside an embedded subprocess that no lane lists is in its subprocess's lane
-    (Camunda Modeler lists only the subprocess itself in the lane)."""
-    result = dict(lanes)
-    for sub in process.iter(f"{BPMN}subProcess", f"{BPMN}transaction", f"{BPMN}adHocSubProcess"):
-        lane = result.get(sub.get("id"))
-        if lane is None:
-            continue
-        for node in sub.iter():
-            if node is not sub and node.get("id") and node.get("id") not in result:
-                result[node.get("id")] = lane
-    return result
-
-
-# -- local time in timer texts --------------------------------------------------------------
 def localize_timer_text(value: object) -> object:
     """Give a naive date-time in a timer text the Finnish offset of that day.
 
