@@ -26,7 +26,7 @@ def _open_rows(env, case_id: int) -> list[str]:
                                                                          Task.status == "open")))
 
 
-def test_recheck_restores_a_lost_rework_round_and_flags_a_silently_stuck_case(deployed, db_url, monkeypatch):
+def test_recheck_restores_a_lost_rework_round_and_flags_a_silently_stuck_case(deployed, monkeypatch):
     forms = {f"{fid}.form": form_json(*c).encode() for fid, c in loop_shapes.FORMS.items()}
     forms["start.form"] = form_json(*STANDARD_COMPONENTS["start"]).encode()
     deploy.deploy(deployed, None, {"loops.bpmn": loop_shapes.straight_back().encode(),
@@ -49,7 +49,8 @@ def test_recheck_restores_a_lost_rework_round_and_flags_a_silently_stuck_case(de
     deployed.workflows.clear()
     assert _open_rows(deployed, loop) == []
 
-    monkeypatch.setenv("DATABASE_URL", db_url)
+    # the command on this test's database, through its env (a second engine would outlive the test)
+    monkeypatch.setattr("orchestrator.cli._env", lambda: deployed)
     result = CliRunner().invoke(cli, ["db", "recheck"])
 
     assert result.exit_code == 0, result.output
