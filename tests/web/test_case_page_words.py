@@ -112,3 +112,11 @@ def test_the_manager_view_names_stuck_steps_milestones_and_regions_without_codes
     post(mia, "/language", {"lang": "sv", "next": "/manage"})
     text = visible(mia.get("/manage?pathway=unemployed_health_check").get_data(as_text=True))
     assert "Klientskap som har fastnat" in text and "hälsokontrollen utförd" in text
+
+
+def test_the_inbox_and_the_task_page_name_the_region(app, health_check):
+    nina = sign_in(app, "nina")
+    inbox = nina.get("/inbox?scope=role").get_data(as_text=True)
+    assert "<td>Pohjoinen</td>" in inbox and "<td>north</td>" not in inbox
+    task = re.search(r'href="(/tasks/[^"]+)"', inbox).group(1)
+    assert "<dd>Pohjoinen</dd>" in nina.get(task).get_data(as_text=True)
