@@ -109,7 +109,7 @@ def test_a_fake_join_case_is_flagged_once_and_shown_everywhere(stuck_pathways, a
 
     manage = sign_in(app, "mia").get("/manage?pathway=unemployed_health_check").get_data(as_text=True)
     assert "Jumissa olevat asiakkuudet" in manage
-    assert "<td>Jumitesti stuck_fake_join</td><td>Käsittely <span class=\"muted\">(Task_Normal)</span></td>" \
+    assert "<td>Jumitesti stuck_fake_join</td><td data-element=\"Task_Normal\">Käsittely</td>" \
            '<td class="num">1</td>' in manage
 
 

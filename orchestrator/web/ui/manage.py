@@ -16,6 +16,7 @@ from ...services import deploy, measures, users
 from ...services.stuck import stuck_overview
 from ..auth import env, principal
 from .helpers import requires_role
+from .labels import MILESTONES, label
 
 bp = Blueprint("manage", __name__)
 
@@ -102,6 +103,7 @@ def manage():
     period = {"from": scope.start.date().isoformat(), "to": (scope.end - timedelta(days=1)).date().isoformat()}
     filters = {"region": region or "", **period, "pathway": pathway}
 
+    region_names = {r["key"]: r["name"] for r in users.list_regions(env())}
     tables = []
     for table in measures.all_measures(env(), scope, now):
         t = table.as_dict()
@@ -109,12 +111,12 @@ def manage():
         tables.append(t)
         t["label"] = str(TITLES.get(t["name"], t["title"]))
         t["headers"] = [str(COLUMNS.get(c, c)) for c in t["columns"]]
-        t["cells"] = [[_show(c, v, names) for c, v in zip(t["columns"], row, strict=False)] for row in t["rows"]]
+        t["cells"] = [[_show(c, v, names, region_names) for c, v in zip(t["columns"], row, strict=False)]
+                      for row in t["rows"]]
         t["csv_url"] = url_for("api.measure_csv", name=t["name"], **filters)
     own = [t for t in tables if ONLY_FOR.get(t["name"], pathway) == pathway]
     others = [t for t in tables if ONLY_FOR.get(t["name"], pathway) != pathway]
 
-    region_names = {r["key"]: r["name"] for r in users.list_regions(env())}
     # every pathway's stuck cases, whichever pathway is shown: each needs its designer's attention
     stuck = [{**r, "pathway_name": names.get(r["pathway"], r["pathway"])} for r in stuck_overview(env(), scope.regions)]
     return render_template(
@@ -128,7 +130,7 @@ def manage():
         text=_js_text())
 
 
-def _show(column: str, value: object, names: dict[str, str]) -> str:
+def _show(column: str, value: object, names: dict[str, str], regions: dict[str, str] | None = None) -> str:
     """A cell as people read it: one decimal (decimal comma in Finnish and Swedish), yes/no, names."""
     if value is None:
         return "–"
@@ -142,6 +144,10 @@ def _show(column: str, value: object, names: dict[str, str]) -> str:
         return names.get(value, value)
     if value == "" and column == "outcome":
         return _("(none)")
+    if column == "region" and regions:
+        return regions.get(str(value), str(value))
+    if column == "milestone":
+        return label(MILESTONES, value)
     return str(VALUES.get(value, value))
 
 
