@@ -18,7 +18,7 @@ from orchestrator.engine.expressions import ExpressionError
 from orchestrator.engine.parser import PolkuParser
 from orchestrator.engine.script_engine import SCRIPT_ENGINE, AllowListEnvironment
 
-from .helpers import HEADER, deploy, rejected, user_task
+from .helpers import HEADER, deploy, rejected
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
@@ -61,13 +61,13 @@ def _adhoc(marker: Path) -> str:
 """
 
 
-def _standard_loop(marker: Path) -> str:
+def _loop_process(condition: str, process_id: str = "hostile") -> str:
     return HEADER + f"""
-  <bpmn:process id="hostile" isExecutable="true">
-    <bpmn:startEvent id="StartEvent_1" />
+  <bpmn:process id="{process_id}" isExecutable="true">
+    <bpmn:startEvent id="StartEvent_1" camunda:formRef="start" />
     <bpmn:userTask id="Task_A" name="A" camunda:candidateGroups="nurse">
       <bpmn:standardLoopCharacteristics>
-        <bpmn:loopCondition xsi:type="bpmn:tFormalExpression">{_payload(marker)}</bpmn:loopCondition>
+        <bpmn:loopCondition xsi:type="bpmn:tFormalExpression">{condition}</bpmn:loopCondition>
       </bpmn:standardLoopCharacteristics>
     </bpmn:userTask>
     <bpmn:endEvent id="End_1" />
@@ -76,6 +76,10 @@ def _standard_loop(marker: Path) -> str:
   </bpmn:process>
 </bpmn:definitions>
 """
+
+
+def _standard_loop(marker: Path) -> str:
+    return _loop_process(_payload(marker))
 
 
 @pytest.mark.parametrize("shape", [_adhoc, _standard_loop], ids=["adhoc-completion", "standard-loop"])
@@ -131,21 +135,7 @@ def test_deploy_refuses_the_hostile_expressions_too(tmp_path):
 
 
 def test_a_harmless_loop_condition_still_deploys():
-    xml = HEADER + """
-  <bpmn:process id="fine" isExecutable="true">
-    <bpmn:startEvent id="StartEvent_1" camunda:formRef="start" />
-    """ + user_task("Task_A", candidateGroups="nurse").replace(" />", ">") + """
-      <bpmn:standardLoopCharacteristics>
-        <bpmn:loopCondition xsi:type="bpmn:tFormalExpression">approved == True</bpmn:loopCondition>
-      </bpmn:standardLoopCharacteristics>
-    </bpmn:userTask>
-    <bpmn:endEvent id="End_1" />
-    <bpmn:sequenceFlow id="F1" sourceRef="StartEvent_1" targetRef="Task_A" />
-    <bpmn:sequenceFlow id="F2" sourceRef="Task_A" targetRef="End_1" />
-  </bpmn:process>
-</bpmn:definitions>
-"""
-    assert [m.process_id for m in deploy(xml)] == ["fine"]
+    assert [m.process_id for m in deploy(_loop_process("approved == True", "fine"))] == ["fine"]
 
 
 def test_deploy_refuses_a_hostile_correlation_expression(tmp_path):
