@@ -37,7 +37,9 @@ def parse_xml(data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTES) ->
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
         raise DeploymentError(f"{filename} is not well-formed XML", [Problem(
-            f"XML syntax error: {exc.msg}", file=filename, line=line)]) from None
+            f"XML syntax error: {exc.msg}", file=filename, line=line,
+            fix="the file is not a whole BPMN diagram (cut short or edited by hand): open it in Camunda "
+                "Modeler and save it again, or correct the XML at this line")]) from None
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise DeploymentError(f"{filename} declares a DOCTYPE", [_doctype_problem(filename, data)])

@@ -160,6 +160,7 @@ def test_malformed_xml_names_the_file_and_the_line():
     assert problem.line == line_of(broken, "</bpmn:proces>")
     assert "XML syntax error" in problem.message and "mismatch" in problem.message
     assert f"test.bpmn:{problem.line}" in str(problem)
+    assert "save it again" in problem.fix  # what to do, not only what the parser said
 
 
 def test_an_unclosed_attribute_quote_gives_its_line():
