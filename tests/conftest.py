@@ -139,3 +139,19 @@ def token_client_for(app, deployed):
         client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
         return client
     return make
+
+
+def cli_invoker(tmp_path: Path):
+    """``invoke("deploy", …)`` runs ``run.py`` as an operator would, on a fresh SQLite file."""
+    from click.testing import CliRunner
+
+    from orchestrator.cli import cli
+
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(cli, list(args), env={"DATABASE_URL": url, "POLKU_OUTBOX_LOG_PATH": str(tmp_path / "o.log")},
+                             catch_exceptions=False)
+    invoke.url = url
+    return invoke

@@ -3,22 +3,13 @@ rejection (never a traceback), 2 with usage on bad arguments."""
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
-from orchestrator.cli import cli
-
-from .conftest import ROOT
+from .conftest import ROOT, cli_invoker
 
 
 @pytest.fixture
 def run(tmp_path):
-    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(cli, list(args), env={"DATABASE_URL": url, "POLKU_OUTBOX_LOG_PATH": str(tmp_path / "o.log")},
-                             catch_exceptions=False)
-    return invoke
+    return cli_invoker(tmp_path)
 
 
 def test_help_lists_every_command(run):

@@ -3,30 +3,24 @@ several cases wait; 2 on bad arguments such as invalid JSON."""
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
-from orchestrator.cli import cli
 from orchestrator.services import cases, users
 from orchestrator.services.env import bootstrap
 
+from .conftest import cli_invoker
 from .engine import message_diagrams as md
 
 
 @pytest.fixture
 def run(tmp_path):
-    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(cli, list(args), env={"DATABASE_URL": url, "POLKU_OUTBOX_LOG_PATH": str(tmp_path / "o.log")},
-                             catch_exceptions=False)
+    invoke = cli_invoker(tmp_path)
     assert invoke("db", "upgrade").exit_code == 0
     diagram = tmp_path / "message_catch.bpmn"
     diagram.write_text(md.catch_process(), encoding="utf-8")
     assert invoke("deploy", str(diagram)).exit_code == 0
     assert invoke("region", "add", "north", "Pohjoinen").exit_code == 0
     assert invoke("user", "add", "nina", "--roles", "nurse", "--regions", "north", "--password", "long-enough").exit_code == 0
-    invoke.env = bootstrap(url)
+    invoke.env = bootstrap(invoke.url)
     yield invoke
     invoke.env.engine.dispose()
 

@@ -2,6 +2,8 @@
 service tests: each loops while the reviewer does not approve, and ends on approval."""
 from __future__ import annotations
 
+import pytest
+
 from .helpers import END, START, diagram, field, seq_flow, simple_forms, user_task
 
 FORMS = {
@@ -173,3 +175,23 @@ def into_the_parallel_split() -> str:
             seq_flow("Task_Review", "Gateway_Join"), seq_flow("Task_Check", "Gateway_Join"),
             seq_flow("Gateway_Join", "Gateway_Approved"), seq_flow("Gateway_Approved", "End_1", APPROVED),
             seq_flow("Gateway_Approved", "Gateway_Split", REJECTED)])
+
+
+# Every loop shape of issue 9 point 1: (test id, diagram, open tasks a round, nested decision?)
+ALL = [
+    ("straight-back-to-the-user-task", straight_back, 1, False),
+    ("through-a-merging-gateway", through_merge, 1, False),
+    ("back-to-a-service-task", back_to_service, 1, False),
+    ("across-a-parallel-split-and-join", across_parallel, 2, False),
+    ("straight-into-the-parallel-split", into_the_parallel_split, 2, False),
+    ("nested-loops", nested, 1, True),
+    ("inside-an-embedded-subprocess", loop_in_subprocess, 1, False),
+    ("the-subprocess-itself-loops", looping_subprocess, 1, False),
+    ("the-subprocess-loops-and-works-before-it-waits", looping_subprocess_with_work, 1, False),
+]
+
+
+def params(decide, nested_decide) -> list:
+    """``ALL`` as pytest parameters (shape, decide, per_round) with the caller's decisions."""
+    return [pytest.param(shape, nested_decide if is_nested else decide, per_round, id=name)
+            for name, shape, per_round, is_nested in ALL]

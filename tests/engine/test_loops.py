@@ -153,16 +153,7 @@ def run_rounds(shape, decide=review_decision, per_round: int = 1):
     return rt, opened, sizes, depths, calls
 
 
-SHAPES = [pytest.param(loop_shapes.straight_back, review_decision, 1, id="straight-back-to-the-user-task"),
-          pytest.param(loop_shapes.through_merge, review_decision, 1, id="through-a-merging-gateway"),
-          pytest.param(loop_shapes.back_to_service, review_decision, 1, id="back-to-a-service-task"),
-          pytest.param(loop_shapes.across_parallel, review_decision, 2, id="across-a-parallel-split-and-join"),
-          pytest.param(loop_shapes.into_the_parallel_split, review_decision, 2, id="straight-into-the-parallel-split"),
-          pytest.param(loop_shapes.nested, nested_decision, 1, id="nested-loops"),
-          pytest.param(loop_shapes.loop_in_subprocess, review_decision, 1, id="inside-an-embedded-subprocess"),
-          pytest.param(loop_shapes.looping_subprocess, review_decision, 1, id="the-subprocess-itself-loops"),
-          pytest.param(loop_shapes.looping_subprocess_with_work, review_decision, 1,
-                       id="the-subprocess-loops-and-works-before-it-waits")]
+SHAPES = loop_shapes.params(review_decision, nested_decision)
 
 
 @pytest.mark.parametrize(("shape", "decide", "per_round"), SHAPES)

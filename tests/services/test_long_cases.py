@@ -103,17 +103,7 @@ def _rows(env, case_id: int) -> list:
                                         .where(Task.case_id == case_id).order_by(Task.created_at)))
 
 
-SERVICE_SHAPES = [
-    pytest.param(loop_shapes.straight_back, _decide, 1, id="straight-back-to-the-user-task"),
-    pytest.param(loop_shapes.through_merge, _decide, 1, id="through-a-merging-gateway"),
-    pytest.param(loop_shapes.back_to_service, _decide, 1, id="back-to-a-service-task"),
-    pytest.param(loop_shapes.across_parallel, _decide, 2, id="across-a-parallel-split-and-join"),
-    pytest.param(loop_shapes.into_the_parallel_split, _decide, 2, id="straight-into-the-parallel-split"),
-    pytest.param(loop_shapes.nested, _nested_decide, 1, id="nested-loops"),
-    pytest.param(loop_shapes.loop_in_subprocess, _decide, 1, id="inside-an-embedded-subprocess"),
-    pytest.param(loop_shapes.looping_subprocess, _decide, 1, id="the-subprocess-itself-loops"),
-    pytest.param(loop_shapes.looping_subprocess_with_work, _decide, 1,
-                 id="the-subprocess-loops-and-works-before-it-waits")]
+SERVICE_SHAPES = loop_shapes.params(_decide, _nested_decide)
 
 
 @pytest.mark.parametrize(("shape", "decide", "per_round"), SERVICE_SHAPES)
